@@ -24,7 +24,7 @@ __all__ = ["DECA", "__version__"]
 def __getattr__(name: str) -> Any:
     # Import the model lazily so `import pydeca` (and `deca --help`) stays fast.
     if name == "DECA":
-        from .model import DECA
+        from .model import DECA  # noqa: PLC0415 - lazy on purpose
 
         return DECA
     raise AttributeError(f"module 'pydeca' has no attribute {name!r}")

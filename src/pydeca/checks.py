@@ -52,8 +52,8 @@ def check_shapes(**named: tuple[Any, str]) -> dict[str, int]:
         if (ellipsis and len(shape) < len(dims)) or (not ellipsis and len(shape) != len(dims)):
             raise ShapeError(f"{arg_name}: expected {_describe(spec, bound)}, got {shape}")
         actual = shape[len(shape) - len(dims) :]
-        for token, size in zip(dims, actual):
-            if token == "*":
+        for token, size in zip(dims, actual, strict=True):
+            if token == "*":  # noqa: S105 - a shape token, not a password
                 continue
             if token.lstrip("-").isdigit():
                 if size != int(token):

@@ -30,7 +30,7 @@ class FlameModelData:
     """(V, 3, E) float32 expression blendshapes (E = 100 in FLAME 2020)."""
     posedirs: np.ndarray
     """(V, 3, 9·(J−1)) float32 pose-corrective blendshapes (36 for FLAME)."""
-    J_regressor: np.ndarray  # noqa: N815 - FLAME's own name
+    J_regressor: np.ndarray
     """(J, V) float32 dense joint regressor."""
     lbs_weights: np.ndarray
     """(V, J) float32 skinning weights, rows sum to 1."""

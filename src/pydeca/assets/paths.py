@@ -1,0 +1,63 @@
+"""Where pydeca's asset files live: DECA's file names and the asset / cache directories.
+
+Resolution order of the asset directory: an explicit argument (``--assets DIR``) → the
+``PYDECA_HOME`` environment variable → the platform data directory
+(``platformdirs.user_data_dir("pydeca")``). Converted files (the FLAME ``.npz``) go to the cache
+directory: ``PYDECA_CACHE`` → ``platformdirs.user_cache_dir("pydeca")``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+__all__ = ["ASSET_FILES", "asset_path", "default_cache_dir", "resolve_asset_dir"]
+
+ASSET_FILES: dict[str, str] = {
+    "flame_model": "generic_model.pkl",
+    "landmark_embedding": "landmark_embedding.npy",
+    "head_template": "head_template.obj",
+    "face_mask": "uv_face_mask.png",
+    "face_eye_mask": "uv_face_eye_mask.png",
+    "fixed_displacement": "fixed_displacement_256.npy",
+    "mean_texture": "mean_texture.jpg",
+    "albedo_bfm": "FLAME_albedo_from_BFM.npz",
+    "albedo_flame": "FLAME_texture.npz",
+    "checkpoint": "deca_model.tar",
+    "demo_marker": "pydeca_demo.json",
+}
+"""Logical asset name → DECA's file name inside the asset directory."""
+
+
+def resolve_asset_dir(explicit: str | Path | None = None) -> Path:
+    """The asset directory: ``explicit`` → ``$PYDECA_HOME`` → the platform user data dir.
+
+    The directory is not required to exist (``deca fetch`` creates it); ``~`` is expanded.
+    """
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser()
+    env = os.environ.get("PYDECA_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("pydeca"))
+
+
+def default_cache_dir() -> Path:
+    """The cache directory for converted assets: ``$PYDECA_CACHE`` → platform user cache dir."""
+    env = os.environ.get("PYDECA_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("pydeca"))
+
+
+def asset_path(name: str, asset_dir: str | Path | None = None) -> Path:
+    """Path of the logical asset ``name`` (a key of :data:`ASSET_FILES`) in the asset directory.
+
+    Raises:
+        KeyError: ``name`` is not a known asset.
+    """
+    if name not in ASSET_FILES:
+        raise KeyError(f"unknown asset {name!r}; known: {', '.join(ASSET_FILES)}")
+    return resolve_asset_dir(asset_dir) / ASSET_FILES[name]

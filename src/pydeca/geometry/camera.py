@@ -1,0 +1,118 @@
+"""DECA's weak-perspective (scaled orthographic) camera and the NDC ↔ pixel mapping.
+
+Frames:
+    - **World**: FLAME's frame, metres, +x toward the subject's left (image right at zero pose),
+      +y up, +z out of the face toward the camera.
+    - **Crop NDC**: x = −1 at the left edge and +1 at the right edge of the crop, y = −1 at the top
+      edge, smaller z is nearer the camera (reference §2.5; fixtures README §4.1 ``trans_verts``,
+      without the rasteriser's +10 z shift).
+    - **Pixels**: ``(col, row)`` with pixel centres at integer + 0.5 in NDC units, i.e.
+      ``x_ndc = (2 col + 1) / W − 1`` — identical to ``grid_sample(..., align_corners=False)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pydeca.checks import check_shapes
+
+__all__ = ["cam_to_matrix", "ndc_to_pixels", "pixels_to_ndc", "weak_perspective_project"]
+
+
+def weak_perspective_project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+    """Project world points with DECA's weak-perspective camera into crop NDC.
+
+    Convention:
+        - ``x' = s (x + tx)``, ``y' = −s (y + ty)``, ``z' = −s z`` (y, z flipped to image axes).
+        - s = 8, tx = ty = 0 maps the FLAME point (0.1, 0.1, 0) to (0.8, −0.8, 0): right, top.
+
+    Args:
+        points: (B, N, 3) metres, world (FLAME) frame.
+        cam: (B, 3) ``(s, tx, ty)``; ``s`` in NDC per metre, ``tx, ty`` in metres.
+
+    Returns:
+        (B, N, 3) crop NDC, on the device and dtype of ``points``.
+
+    Raises:
+        ShapeError: if a shape differs from the above or the batch sizes disagree.
+
+    Example:
+        >>> weak_perspective_project(torch.tensor([[[0.1, 0.2, 0.05]]]), torch.tensor([[8.0, 0.0, -0.1]]))
+        tensor([[[ 0.8000, -0.8000, -0.4000]]])
+    """
+    check_shapes(points=(points, "B N 3"), cam=(cam, "B 3"))
+    scale = cam[:, None, 0:1]  # (B, 1, 1)
+    shift = torch.cat((cam[:, 1:3], torch.zeros_like(cam[:, :1])), dim=-1)[:, None]  # (B, 1, 3)
+    flip = points.new_tensor((1.0, -1.0, -1.0))
+    return (points + shift) * scale * flip
+
+
+def _size_hw(size: int | tuple[int, int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def ndc_to_pixels(xy: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Crop NDC ``(x, y)`` to continuous pixel coordinates ``(col, row)``.
+
+    ``col = ((x + 1) W − 1) / 2``, ``row = ((y + 1) H − 1) / 2``: NDC −1 is the left/top image
+    edge (col = −0.5), the centre of pixel 0 is NDC ``−1 + 1/W``.
+
+    Args:
+        xy: (..., 2) NDC ``(x, y)``.
+        size: image side ``S`` (square) or ``(H, W)``, pixels.
+
+    Returns:
+        (..., 2) ``(col, row)`` in pixels; integer values are pixel centres.
+    """
+    check_shapes(xy=(xy, "... 2"))
+    height, width = _size_hw(size)
+    dims = xy.new_tensor((width, height))
+    return ((xy + 1.0) * dims - 1.0) * 0.5
+
+
+def pixels_to_ndc(pixels: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Pixel coordinates ``(col, row)`` to crop NDC ``(x, y)``; inverse of :func:`ndc_to_pixels`.
+
+    ``x = (2 col + 1) / W − 1``, ``y = (2 row + 1) / H − 1``.
+
+    Args:
+        pixels: (..., 2) ``(col, row)``, pixels (integer = pixel centre).
+        size: image side ``S`` (square) or ``(H, W)``, pixels.
+
+    Returns:
+        (..., 2) NDC ``(x, y)``.
+    """
+    check_shapes(pixels=(pixels, "... 2"))
+    height, width = _size_hw(size)
+    dims = pixels.new_tensor((width, height))
+    return (2.0 * pixels + 1.0) / dims - 1.0
+
+
+def cam_to_matrix(cam: torch.Tensor) -> torch.Tensor:
+    """The 4×4 orthographic projection world → crop NDC equivalent to :func:`weak_perspective_project`.
+
+    For homogeneous column vectors ``[x, y, z, 1]``::
+
+        [[ s,  0,  0,  s·tx],
+         [ 0, −s,  0, −s·ty],
+         [ 0,  0, −s,  0   ],
+         [ 0,  0,  0,  1   ]]
+
+    (w stays 1, so no perspective divide is needed; useful for exporting the camera.)
+
+    Args:
+        cam: (B, 3) ``(s, tx, ty)``.
+
+    Returns:
+        (B, 4, 4) matrices, device and dtype of ``cam``.
+    """
+    check_shapes(cam=(cam, "B 3"))
+    s, tx, ty = cam.unbind(-1)
+    zero, one = torch.zeros_like(s), torch.ones_like(s)
+    rows = (
+        torch.stack((s, zero, zero, s * tx), dim=-1),
+        torch.stack((zero, -s, zero, -s * ty), dim=-1),
+        torch.stack((zero, zero, -s, zero), dim=-1),
+        torch.stack((zero, zero, zero, one), dim=-1),
+    )
+    return torch.stack(rows, dim=-2)

@@ -1,0 +1,209 @@
+"""Reading and writing photos, and expanding command-line inputs into files.
+
+Images are ``(H, W, 3)`` uint8 RGB numpy arrays, row 0 at the top, as the face detectors and the crop
+(:mod:`pydeca.detect.crop`) take them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pydeca.errors import InputError, ShapeError
+
+from .atomic import atomic_write
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "is_image",
+    "is_video",
+    "list_inputs",
+    "load_image",
+    "save_image",
+    "to_uint8_image",
+]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+"""Photo suffixes accepted in folders and globs (compared lower-case)."""
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
+"""Video suffixes accepted in folders and globs (compared lower-case)."""
+
+_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def is_image(path: str | os.PathLike[str]) -> bool:
+    """True when the suffix of ``path`` is one of :data:`IMAGE_EXTENSIONS`."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video(path: str | os.PathLike[str]) -> bool:
+    """True when the suffix of ``path`` is one of :data:`VIDEO_EXTENSIONS`."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Convert any PIL image (L, LA, P, RGBA, CMYK, 16-bit grey, float) to (H, W, 3) uint8 RGB."""
+    if img.mode in _SIXTEEN_BIT_MODES:
+        grey = np.asarray(img, dtype=np.float64)
+        grey = np.rint(np.clip(grey, 0, 65535) * (255.0 / 65535.0)).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if img.mode == "F":
+        grey = np.asarray(img, dtype=np.float64)
+        scale = 255.0 if grey.size and float(grey.max()) <= 1.0 else 1.0
+        grey = np.rint(np.clip(grey * scale, 0, 255)).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a photo as RGB, with its EXIF orientation applied.
+
+    Greyscale is tiled to three channels, alpha is dropped (reference §2.1), 16-bit greyscale is
+    scaled to 8 bits.
+
+    Args:
+        path: an image file Pillow can read (JPEG, PNG, BMP, WebP, TIFF, ...).
+
+    Returns:
+        (H, W, 3) uint8 RGB, row 0 at the top of the upright photo.
+
+    Raises:
+        InputError: if the file is missing, is a folder, or cannot be decoded; the message names
+            the file and what to do.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found; check the path (relative paths start at {Path.cwd()})")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not an image; pass it to list_inputs() to expand it")
+    try:
+        with Image.open(p) as img:
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            return _to_rgb(upright if upright is not None else img)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise InputError(
+            f"{p}: cannot be read as an image ({type(exc).__name__}: {exc}); the file is damaged or "
+            "not an image: re-export it as JPEG or PNG, or remove it from the inputs"
+        ) from exc
+
+
+def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Convert an image to (H, W, 3) uint8 RGB.
+
+    Args:
+        img: (H, W, 3) or (H, W) uint8, or the same in float with values in [0, 1] (clipped, then
+            ``rint(x·255)``), or a torch tensor (3, H, W) / (1, H, W) / (H, W) float in [0, 1] or
+            uint8, on any device.
+
+    Returns:
+        (H, W, 3) uint8 array.
+
+    Raises:
+        ShapeError: for any other shape.
+    """
+    if isinstance(img, torch.Tensor):
+        arr = img.detach().to("cpu")
+        if arr.ndim == 3 and arr.shape[0] in (1, 3):
+            arr = arr.permute(1, 2, 0)
+        img = arr.numpy()
+    arr = np.asarray(img)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ShapeError(f"image: expected (H, W, 3), (H, W) or torch (3, H, W), got {arr.shape}")
+    arr = arr[:, :, :3]
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    return np.rint(np.clip(arr.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def save_image(path: str | os.PathLike[str], img: np.ndarray | torch.Tensor, *, quality: int = 95) -> Path:
+    """Write an image atomically; the format follows the suffix (``.png``, ``.jpg``, ...).
+
+    Args:
+        path: output file; its folder is created if missing.
+        img: anything :func:`to_uint8_image` accepts: (H, W, 3) uint8, float in [0, 1], or a torch
+            (3, H, W) tensor.
+        quality: JPEG/WebP quality.
+
+    Returns:
+        ``Path(path)``.
+
+    Raises:
+        InputError: if the suffix names no format Pillow can write.
+        ShapeError: for an unsupported image shape.
+    """
+    p = Path(path)
+    fmt = Image.registered_extensions().get(p.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{p}: unknown image suffix {p.suffix!r}; use .png or .jpg")
+    pil = Image.fromarray(to_uint8_image(img), mode="RGB")
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_write(p) as tmp:
+        pil.save(tmp, format=fmt, **options)
+    return p
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """Image and video files directly inside ``folder`` (not recursive), sorted by name."""
+    return sorted(f for f in folder.iterdir() if f.is_file() and (is_image(f) or is_video(f)))
+
+
+def list_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand command-line inputs (files, folders, globs) into a list of image and video files.
+
+    Folders contribute their image and video files (not recursive), sorted by name; globs
+    (``*``, ``?``, ``[``) are expanded and sorted; an explicit file is kept as given. Duplicates are
+    dropped, keeping the first occurrence. Use :func:`is_video` to tell videos apart.
+
+    Args:
+        inputs: paths, folder paths or glob patterns.
+
+    Returns:
+        The files, in input order (each folder/glob expansion sorted).
+
+    Raises:
+        InputError: if a path does not exist, a glob or folder yields no image or video, or an
+            explicit file has an unsupported suffix.
+    """
+    found: list[Path] = []
+    for item in inputs:
+        text = os.fspath(item)
+        p = Path(text)
+        if p.is_dir():
+            files = _folder_files(p)
+            if not files:
+                raise InputError(
+                    f"{p}: folder holds no image or video files (suffixes: "
+                    f"{', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})"
+                )
+        elif p.is_file():
+            if not (is_image(p) or is_video(p)):
+                images, videos = ", ".join(sorted(IMAGE_EXTENSIONS)), ", ".join(sorted(VIDEO_EXTENSIONS))
+                raise InputError(
+                    f"{p}: unsupported file type {p.suffix!r}; pass an image ({images}) or a video ({videos})"
+                )
+            files = [p]
+        elif glob.has_magic(text):
+            matches = (Path(m) for m in glob.glob(text))
+            files = sorted(m for m in matches if m.is_file() and (is_image(m) or is_video(m)))
+            if not files:
+                raise InputError(f"{text}: pattern matches no image or video file; check the pattern")
+        else:
+            raise InputError(f"{p}: no such file or folder; check the path")
+        found.extend(files)
+    return list(dict.fromkeys(found))

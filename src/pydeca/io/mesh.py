@@ -1,0 +1,309 @@
+"""Mesh files: OBJ (+ MTL + texture PNG + normal-map PNG), binary PLY, and GLB.
+
+Vertex positions are written as given (pydeca writes FLAME-frame metres: +x subject's left, +y up,
++z toward the camera). Triangles are written in their stored corner order (DECA's ``save_obj``,
+reference §2.14). UV coordinates follow the OBJ convention (v = 0 at the bottom of the texture);
+texture images are stored with row 0 at the top (v = 1), as every DECA UV map.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pydeca.errors import InputError, ShapeError
+
+from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from .fast_text import format_face_corners, format_table
+from .images import save_image
+
+__all__ = ["MATERIAL_NAME", "read_obj", "split_uv_seams", "write_glb", "write_obj", "write_ply"]
+
+VERTEX_DECIMALS = 7
+"""Decimals of OBJ vertex coordinates (0.1 µm for metres)."""
+
+MATERIAL_NAME = "FaceTexture"
+"""Material name DECA writes into its OBJ/MTL pairs."""
+
+
+def _check_faces(name: str, faces: np.ndarray, count: int) -> np.ndarray:
+    faces = np.asarray(faces)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ShapeError(f"{name}: expected (F, 3), got {faces.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= count):
+        raise ShapeError(f"{name}: indices must lie in [0, {count}), got [{faces.min()}, {faces.max()}]")
+    return faces.astype(np.int64)
+
+
+def _np(x: Any) -> np.ndarray:
+    """Array from numpy or torch input (detached, on the CPU)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def write_obj(
+    path: str | os.PathLike[str],
+    vertices: Any,
+    faces: Any,
+    *,
+    uvcoords: Any = None,
+    uvfaces: Any = None,
+    texture: Any = None,
+    normal_map: Any = None,
+    vertex_colors: Any = None,
+    header: str | None = None,
+) -> Path:
+    """Write a triangle mesh as Wavefront OBJ, with its material and textures when given.
+
+    Files (``<name>`` = file stem of ``path``), following DECA's ``save_obj`` (reference §2.14):
+
+    * ``<name>.obj``: ``mtllib <name>.mtl`` and ``usemtl FaceTexture`` (only with a texture),
+      ``v x y z [r g b]``, ``vt u v``, ``f v/vt v/vt v/vt`` (1-based, stored order) or ``f v v v``.
+    * ``<name>.mtl``: ``newmtl FaceTexture``, ``map_Kd <name>.png`` and, with a normal map,
+      ``norm <name>_normals.png`` (file names relative to the MTL; DECA wrote the normal map as
+      ``disp`` with the full path, which viewers read as a displacement map).
+    * ``<name>.png`` (texture) and ``<name>_normals.png`` (normal map) as given, row 0 = v = 1.
+
+    Every file is written atomically. Numbers use ``%.9g`` (exact for float32 input).
+
+    Args:
+        path: the ``.obj`` path.
+        vertices: (V, 3) positions (numpy or torch).
+        faces: (F, 3) int 0-based vertex indices.
+        uvcoords: (T, 2) UV coordinates in [0, 1], v = 0 at the bottom of the texture.
+        uvfaces: (F, 3) int 0-based indices into ``uvcoords``; required with ``uvcoords``.
+        texture: (H, W, 3) uint8 RGB (or float [0, 1], or torch (3, H, W)); needs UVs.
+        normal_map: (H, W, 3) uint8 RGB normal map (for DECA: world-frame normals · 0.5 + 0.5).
+        vertex_colors: (V, 3) uint8 or float in [0, 1]; written as floats in [0, 1] after x y z.
+        header: optional comment text written at the top (each line prefixed with ``#``).
+
+    Returns:
+        The ``.obj`` path.
+
+    Raises:
+        ShapeError: on inconsistent shapes or out-of-range indices.
+    """
+    obj_path = Path(path)
+    name = obj_path.stem
+    if texture is not None and uvcoords is None:
+        raise ShapeError("texture needs uvcoords and uvfaces")
+    text = _obj_text(
+        _np(vertices),
+        _np(faces),
+        mtllib=f"{name}.mtl" if texture is not None else None,
+        uvcoords=None if uvcoords is None else _np(uvcoords),
+        uvfaces=None if uvfaces is None else _np(uvfaces),
+        vertex_colors=None if vertex_colors is None else _np(vertex_colors),
+        header=header,
+    )
+    if texture is not None:
+        mtl = [f"newmtl {MATERIAL_NAME}", f"map_Kd {name}.png"]
+        save_image(obj_path.with_name(f"{name}.png"), texture)
+        if normal_map is not None:
+            mtl.append(f"norm {name}_normals.png")
+        atomic_write_text(obj_path.with_name(f"{name}.mtl"), "\n".join(mtl) + "\n")
+    if normal_map is not None:
+        save_image(obj_path.with_name(f"{name}_normals.png"), normal_map)
+    atomic_write_text(obj_path, text)
+    return obj_path
+
+
+def _obj_text(
+    verts: np.ndarray,
+    faces: np.ndarray,
+    *,
+    mtllib: str | None,
+    uvcoords: np.ndarray | None,
+    uvfaces: np.ndarray | None,
+    vertex_colors: np.ndarray | None,
+    header: str | None,
+) -> str:
+    """The OBJ file text of :func:`write_obj` (shapes checked here)."""
+    if verts.ndim != 2 or verts.shape[1] != 3:
+        raise ShapeError(f"vertices: expected (V, 3), got {verts.shape}")
+    tris = _check_faces("faces", faces, len(verts))
+    if (uvcoords is None) != (uvfaces is None):
+        raise ShapeError("uvcoords and uvfaces must be given together")
+    out = io.StringIO()
+    if header:
+        out.write("".join(f"# {line}\n" for line in header.splitlines()))
+    if mtllib is not None:
+        out.write(f"mtllib {mtllib}\n")
+    # 1. vertices, with colours as floats in [0, 1] when given
+    if vertex_colors is not None:
+        if vertex_colors.shape != verts.shape:
+            raise ShapeError(f"vertex_colors: expected {verts.shape}, got {vertex_colors.shape}")
+        colors = vertex_colors / 255.0 if vertex_colors.dtype == np.uint8 else vertex_colors
+        out.write(format_table("v", [(verts, VERTEX_DECIMALS), (colors, 4)]).decode())
+    else:
+        out.write(format_table("v", [(verts, VERTEX_DECIMALS)]).decode())
+    if uvcoords is None or uvfaces is None:
+        out.write(format_table("f", [(tris + 1, 0)]).decode())
+        return out.getvalue()
+    # 2. UVs, then faces as 1-based v/vt corners in stored order
+    if uvcoords.ndim != 2 or uvcoords.shape[1] != 2:
+        raise ShapeError(f"uvcoords: expected (T, 2), got {uvcoords.shape}")
+    uvf = _check_faces("uvfaces", uvfaces, len(uvcoords))
+    if uvf.shape != tris.shape:
+        raise ShapeError(f"uvfaces: expected {tris.shape} as faces, got {uvf.shape}")
+    out.write(format_table("vt", [(uvcoords, 7)]).decode())
+    if mtllib is not None:
+        out.write(f"usemtl {MATERIAL_NAME}\n")
+    out.write(format_face_corners(tris + 1, uvf + 1).decode())
+    return out.getvalue()
+
+
+def read_obj(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse an OBJ written by :func:`write_obj` (triangles only; for tests and round trips).
+
+    Returns:
+        ``{"vertices": (V, 3) float64, "vertex_colors": (V, 3) float64 or None, "uvcoords": (T, 2)
+        float64 or None, "faces": (F, 3) int64 0-based, "uvfaces": (F, 3) int64 0-based or None,
+        "mtllib": str or None, "material": str or None}``.
+
+    Raises:
+        InputError: if the file is missing or holds a non-triangle face.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: OBJ file not found")
+    verts: list[list[float]] = []
+    uvs: list[list[float]] = []
+    faces: list[list[int]] = []
+    uvfaces: list[list[int]] = []
+    mtllib = material = None
+    for raw in p.read_text(encoding="utf-8").splitlines():
+        parts = raw.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        key, rest = parts[0], parts[1:]
+        if key == "v":
+            verts.append([float(x) for x in rest])
+        elif key == "vt":
+            uvs.append([float(x) for x in rest[:2]])
+        elif key == "f":
+            if len(rest) != 3:
+                raise InputError(f"{p}: face with {len(rest)} corners; only triangles are supported")
+            corners = [c.split("/") for c in rest]
+            faces.append([int(c[0]) - 1 for c in corners])
+            if len(corners[0]) > 1 and corners[0][1]:
+                uvfaces.append([int(c[1]) - 1 for c in corners])
+        elif key == "mtllib":
+            mtllib = " ".join(rest)
+        elif key == "usemtl":
+            material = " ".join(rest)
+    v = np.asarray(verts, dtype=np.float64).reshape(-1, len(verts[0]) if verts else 3)
+    return {
+        "vertices": v[:, :3],
+        "vertex_colors": v[:, 3:6] if v.shape[1] >= 6 else None,
+        "uvcoords": np.asarray(uvs, dtype=np.float64).reshape(-1, 2) if uvs else None,
+        "faces": np.asarray(faces, dtype=np.int64).reshape(-1, 3),
+        "uvfaces": np.asarray(uvfaces, dtype=np.int64).reshape(-1, 3) if uvfaces else None,
+        "mtllib": mtllib,
+        "material": material,
+    }
+
+
+def split_uv_seams(faces: Any, uvfaces: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give every distinct (vertex, uv) corner pair its own vertex, as glTF/PLY need per-vertex UVs.
+
+    Args:
+        faces: (F, 3) int vertex indices.
+        uvfaces: (F, 3) int UV indices.
+
+    Returns:
+        ``(vertex_ids (N,), uv_ids (N,), new_faces (F, 3))``: new vertex ``n`` is the old vertex
+        ``vertex_ids[n]`` with UV ``uv_ids[n]``; ``new_faces`` index the N new vertices. Pairs are
+        sorted by (vertex, uv), so a mesh without seams keeps its vertex order.
+    """
+    f = _np(faces).astype(np.int64)
+    uf = _np(uvfaces).astype(np.int64)
+    if f.shape != uf.shape or f.ndim != 2 or f.shape[1] != 3:
+        raise ShapeError(f"faces and uvfaces: expected two (F, 3) arrays, got {f.shape} and {uf.shape}")
+    pairs = np.stack([f.ravel(), uf.ravel()], axis=1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    return unique[:, 0], unique[:, 1], inverse.reshape(f.shape)
+
+
+def write_ply(path: str | os.PathLike[str], vertices: Any, faces: Any, vertex_colors: Any = None) -> Path:
+    """Write a binary little-endian PLY (via trimesh), atomically.
+
+    Args:
+        path: the ``.ply`` path.
+        vertices: (V, 3) positions.
+        faces: (F, 3) int 0-based vertex indices, stored order kept.
+        vertex_colors: (V, 3) or (V, 4) uint8, or float in [0, 1].
+
+    Returns:
+        The path.
+    """
+    import trimesh  # noqa: PLC0415 - heavy import, only needed when exporting
+
+    verts = _np(vertices)
+    if verts.ndim != 2 or verts.shape[1] != 3:
+        raise ShapeError(f"vertices: expected (V, 3), got {verts.shape}")
+    tris = _check_faces("faces", _np(faces), len(verts))
+    colors = None
+    if vertex_colors is not None:
+        colors = _np(vertex_colors)
+        if colors.dtype != np.uint8:
+            colors = np.rint(np.clip(colors, 0.0, 1.0) * 255.0).astype(np.uint8)
+    mesh = trimesh.Trimesh(verts, tris, vertex_colors=colors, process=False, validate=False)
+    data = mesh.export(file_type="ply", encoding="binary")
+    return atomic_write_bytes(path, data)
+
+
+def write_glb(
+    path: str | os.PathLike[str],
+    vertices: Any,
+    faces: Any,
+    *,
+    uvcoords: Any = None,
+    uvfaces: Any = None,
+    texture: Any = None,
+) -> Path:
+    """Write a binary glTF (GLB) mesh via trimesh, textured when UVs and a texture are given.
+
+    glTF stores one UV per vertex, so vertices are split at UV seams (:func:`split_uv_seams`);
+    the file then holds more vertices than ``vertices`` but the same positions. glTF's frame
+    (+y up, +z toward the viewer, metres) is FLAME's, so no axis change is applied.
+
+    Args:
+        path: the ``.glb`` path.
+        vertices: (V, 3) positions, metres.
+        faces: (F, 3) int 0-based vertex indices.
+        uvcoords: (T, 2) UVs in [0, 1], v = 0 at the bottom of the texture.
+        uvfaces: (F, 3) int indices into ``uvcoords``.
+        texture: (H, W, 3) uint8 RGB (or float [0, 1], or torch (3, H, W)), row 0 = v = 1.
+
+    Returns:
+        The path.
+    """
+    import trimesh  # noqa: PLC0415 - heavy import, only needed when exporting
+    from PIL import Image  # noqa: PLC0415
+
+    from .images import to_uint8_image  # noqa: PLC0415
+
+    verts = _np(vertices)
+    if verts.ndim != 2 or verts.shape[1] != 3:
+        raise ShapeError(f"vertices: expected (V, 3), got {verts.shape}")
+    tris = _check_faces("faces", _np(faces), len(verts))
+    if (uvcoords is None) != (uvfaces is None):
+        raise ShapeError("uvcoords and uvfaces must be given together")
+    if uvcoords is None:
+        mesh = trimesh.Trimesh(verts, tris, process=False, validate=False)
+    else:
+        uv = _np(uvcoords)
+        vertex_ids, uv_ids, new_faces = split_uv_seams(tris, _check_faces("uvfaces", _np(uvfaces), len(uv)))
+        image = Image.fromarray(to_uint8_image(texture)) if texture is not None else None
+        visual = trimesh.visual.TextureVisuals(uv=uv[uv_ids], image=image)
+        mesh = trimesh.Trimesh(verts[vertex_ids], new_faces, visual=visual, process=False, validate=False)
+    data = mesh.export(file_type="glb")
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

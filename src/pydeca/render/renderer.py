@@ -1,0 +1,184 @@
+"""DECA's renders of a reconstruction: albedo, grey shape (coarse and detail), depth, texture.
+
+All images are channel-first (B, C, H, W). Inputs are the crop-NDC vertices ``trans_verts``
+(x = −1 left edge, y = −1 top edge, smaller z nearer) and world-frame normals; any output size works
+(pass NDC of the target image, e.g. original-image NDC for renders on the photo). The renders follow
+the original DECA (upstream) look, reference §2.6, §2.9, §2.11, without its bugs: attributes are per
+sample in a batch, the caller's tensors are never modified, and the depth normalisation is per sample
+(the original normalises over the whole batch, so one face's depth image changed with the others).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pydeca.checks import check_shapes
+from pydeca.geometry.normals import vertex_normals
+
+from .interpolate import interpolate_face_attributes, interpolate_vertex_attributes
+from .rasterize import Fragments, rasterize
+from .shading import directional_shading
+
+__all__ = ["SHAPE_GREY", "SHAPE_MASK_NORMAL_Z", "MeshRenderer", "ShapeRender"]
+
+SHAPE_GREY = 180.0 / 255.0
+"""Albedo of the grey shape render (the original's upstream value; the Apple fork used 112/255)."""
+
+SHAPE_MASK_NORMAL_Z = 0.15
+"""Shape-render pixels whose camera-space normal z is ≥ this are masked out (upstream ``pos_mask``)."""
+
+
+@dataclass
+class ShapeRender:
+    """Output of :meth:`MeshRenderer.render_shape`."""
+
+    images: Tensor
+    """(B, 3, H, W) shaded grey images composited over the background (or black)."""
+    alpha: Tensor
+    """(B, 1, H, W) coverage × front-facing mask (``pos_mask``)."""
+    uv_grid: Tensor
+    """(B, H, W, 2) UV coordinates (in ``grid_sample`` convention) of each pixel."""
+    normal_images: Tensor
+    """(B, 3, H, W) the world normals used for shading (×alpha)."""
+
+
+class MeshRenderer(nn.Module):
+    """Renders meshes of one topology (the template's faces and UV layout).
+
+    Args:
+        faces: (F, 3) vertex indices.
+        uvcoords: (T, 2) UV coordinates in [0, 1] (v = 1 at the top of UV images).
+        uvfaces: (F, 3) UV-coordinate indices.
+    """
+
+    def __init__(self, faces: Tensor, uvcoords: Tensor, uvfaces: Tensor) -> None:
+        super().__init__()
+        faces = torch.as_tensor(faces, dtype=torch.long)
+        uv = torch.as_tensor(uvcoords, dtype=torch.float32)
+        uv_ndc = torch.stack([2 * uv[:, 0] - 1, 1 - 2 * uv[:, 1]], dim=-1)  # grid_sample x, y
+        self.register_buffer("faces", faces, persistent=False)
+        self.register_buffer("face_uv", uv_ndc[torch.as_tensor(uvfaces, dtype=torch.long)], persistent=False)
+
+    def rasterize(self, trans_verts: Tensor, size: int | tuple[int, int]) -> Fragments:
+        """Rasterise (B, V, 3) NDC vertices at ``size`` (H, W) → :class:`Fragments`."""
+        return rasterize(trans_verts, self.faces, size)
+
+    def uv_grid(self, fragments: Fragments) -> Tensor:
+        """(B, H, W, 2) UV sample coordinates per pixel (``grid_sample`` convention, 0 background)."""
+        batch = fragments.face_index.shape[0]
+        face_uv = self.face_uv.to(fragments.bary.dtype).expand(batch, -1, -1, -1)
+        return interpolate_face_attributes(fragments, face_uv).permute(0, 2, 3, 1)
+
+    def render_texture(
+        self,
+        trans_verts: Tensor,
+        texture: Tensor,
+        size: int | tuple[int, int] = 224,
+        background: Tensor | None = None,
+        fragments: Fragments | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Render the mesh textured with a UV map, unlit (DECA's ``rendered_images``).
+
+        Args:
+            trans_verts: (B, V, 3) NDC vertices.
+            texture: (B, C, R, R) UV image (albedo, ``uv_texture_gt``, …), sampled bilinearly.
+            size: output (H, W) or H = W.
+            background: optional (B, C, H, W) image to composite over (default black).
+            fragments: reuse a rasterisation of ``trans_verts`` at ``size``.
+
+        Returns:
+            ``(images (B, C, H, W), alpha (B, 1, H, W))``.
+        """
+        fragments = fragments if fragments is not None else self.rasterize(trans_verts, size)
+        alpha = (fragments.face_index >= 0).unsqueeze(1).to(texture.dtype)
+        grid = self.uv_grid(fragments).to(texture.dtype)
+        images = F.grid_sample(texture, grid, mode="bilinear", align_corners=False) * alpha
+        if background is not None:
+            images = images + background * (1 - alpha)
+        return images, alpha
+
+    def render_shape(
+        self,
+        vertices: Tensor,
+        trans_verts: Tensor,
+        size: int | tuple[int, int] = 224,
+        *,
+        uv_detail_normals: Tensor | None = None,
+        background: Tensor | None = None,
+        fragments: Fragments | None = None,
+    ) -> ShapeRender:
+        """DECA's grey shape render: albedo 180/255 under five directional lights of intensity 1.7.
+
+        Args:
+            vertices: (B, V, 3) world vertices (their normals shade the image).
+            trans_verts: (B, V, 3) NDC vertices (rasterised; their normals give ``pos_mask``).
+            size: output (H, W) or H = W.
+            uv_detail_normals: optional (B, 3, R, R) UV normal map; sampled per pixel (bilinear, not
+                re-normalised) and used instead of the interpolated vertex normals.
+            background: optional (B, 3, H, W) image shown where alpha is 0 (default black).
+            fragments: reuse a rasterisation of ``trans_verts`` at ``size``.
+        """
+        check_shapes(vertices=(vertices, "B V 3"), trans_verts=(trans_verts, "B V 3"))
+        fragments = fragments if fragments is not None else self.rasterize(trans_verts, size)
+        coverage = (fragments.face_index >= 0).unsqueeze(1).to(vertices.dtype)
+        camera_normals = interpolate_vertex_attributes(
+            fragments, vertex_normals(trans_verts, self.faces), self.faces
+        )
+        alpha = coverage * (camera_normals[:, 2:3] < SHAPE_MASK_NORMAL_Z).to(vertices.dtype)
+        grid = self.uv_grid(fragments).to(vertices.dtype)
+        if uv_detail_normals is None:
+            normals = interpolate_vertex_attributes(
+                fragments, vertex_normals(vertices, self.faces), self.faces
+            )
+        else:
+            normals = F.grid_sample(uv_detail_normals, grid, mode="bilinear", align_corners=False)
+        normals = normals * alpha
+        shading = directional_shading(normals.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        images = SHAPE_GREY * shading * alpha
+        if background is not None:
+            images = images + background * (1 - alpha)
+        return ShapeRender(images=images, alpha=alpha, uv_grid=grid, normal_images=normals)
+
+    def render_depth(
+        self,
+        trans_verts: Tensor,
+        size: int | tuple[int, int] = 224,
+        fragments: Fragments | None = None,
+    ) -> Tensor:
+        """Depth image in [0, 1]: 1 at the nearest vertex, 0 at the farthest and on the background.
+
+        The normalisation ``(max z − z) / (max z − min z)`` uses each sample's own vertices.
+
+        Returns:
+            (B, 1, H, W).
+        """
+        fragments = fragments if fragments is not None else self.rasterize(trans_verts, size)
+        z = trans_verts[..., 2:3]
+        z_min = z.amin(dim=1, keepdim=True)
+        z_max = z.amax(dim=1, keepdim=True)
+        nearness = (z_max - z) / (z_max - z_min).clamp_min(1e-12)
+        return interpolate_vertex_attributes(fragments, nearness, self.faces)
+
+
+def extract_texture(
+    images: Tensor, uv_positions_ndc: Tensor, uv_texture: Tensor, face_eye_mask: Tensor
+) -> Tensor:
+    """Sample the photo into UV space inside the face-eye mask (reference §2.9).
+
+    Args:
+        images: (B, 3, H, W) the images the NDC refers to (the crops, or originals with
+            original-image NDC).
+        uv_positions_ndc: (B, 3, R, R) NDC position of every texel (``world2uv(trans_verts)``).
+        uv_texture: (B, 3, R, R) what fills texels outside the mask (DECA: ``albedo · shading``).
+        face_eye_mask: (1, 1, R, R) or (B, 1, R, R) mask M in [0, 1].
+
+    Returns:
+        (B, 3, R, R) ``uv_gt · M + uv_texture · (1 − M)``; no occlusion test, as the original.
+    """
+    grid = uv_positions_ndc[:, :2].permute(0, 2, 3, 1).to(images.dtype)
+    sampled = F.grid_sample(images, grid, mode="bilinear", align_corners=False)
+    return sampled * face_eye_mask + uv_texture * (1 - face_eye_mask)

@@ -1,0 +1,110 @@
+"""End to end on the generated demo asset pack: load, encode, decode, CLI outputs, failure isolation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from pydeca.cli import main
+from pydeca.model import DECA
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pydeca-cache")
+
+
+@pytest.fixture(scope="module")
+def demo_model(demo_cache: Path) -> DECA:
+    return DECA.load("demo", device="cpu", cache_dir=demo_cache)
+
+
+def test_demo_model_puts_the_head_in_frame(demo_model: DECA):
+    from skimage import data
+
+    assert demo_model.is_demo
+    image = torch.from_numpy(data.astronaut()[:224, 120:344]).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        codes = demo_model.encode(image)
+        rec = demo_model.decode(codes)
+    assert rec.vertices.shape[1] == demo_model.flame.v_template.shape[0]
+    lmk = rec.landmarks2d[0]
+    assert lmk.shape == (68, 2)
+    assert bool((lmk.abs() < 1).all()), "all 68 landmarks project inside the 224² crop"
+    assert 5.0 < float(codes.cam[0, 0]) < 15.0
+    assert rec.uv_detail_normals is not None
+    assert torch.isfinite(rec.uv_detail_normals).all()
+    assert rec.is_demo
+
+
+def test_cli_demo_writes_parseable_outputs(tmp_path: Path, demo_cache: Path, monkeypatch):
+    monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
+    out = tmp_path / "out"
+    status = main(["demo", "--assets", "demo", "-o", str(out), "--device", "cpu", "--save-ply", "--quiet"])
+    assert status == 0
+    folder = out / "astronaut"
+    mesh = trimesh.load(folder / "astronaut.obj", force="mesh", process=False)
+    assert len(mesh.faces) == len(demo_model_faces(demo_cache))
+    detail = (folder / "astronaut_detail.obj").read_text().splitlines()
+    assert detail[0].startswith("#")
+    assert "DEMO" in detail[0]
+    assert sum(line.startswith("v ") for line in detail) > 10_000
+    meta = json.loads((folder / "astronaut.json").read_text())
+    assert meta["meta"]["demo"] is True
+    assert meta["meta"]["format_version"] == 1
+    assert len(meta["arrays"]["shape"]) == 100
+    assert np.array(meta["arrays"]["light"]).shape == (9, 3)
+    with np.load(folder / "astronaut.npz") as params:
+        assert params["cam"].shape == (3,)
+        assert params["landmarks3d"].shape == (68, 4)
+    kpt = np.loadtxt(folder / "astronaut_kpt2d.txt")
+    assert kpt.shape == (68, 2)
+    assert np.abs(kpt).max() < 1
+    from PIL import Image
+
+    vis = Image.open(out / "astronaut_vis.jpg")
+    assert vis.size == (224 * 7, 224)
+    banner = np.asarray(vis)[2:10, 2:200].astype(float)
+    assert banner[..., 0].mean() > 120
+    assert banner[..., 1].mean() < 90, "red demo banner"
+
+
+def demo_model_faces(cache: Path) -> np.ndarray:
+    from pydeca.assets.demo_pack import ensure_demo_pack
+    from pydeca.assets.template import load_template_mesh
+
+    return load_template_mesh(ensure_demo_pack(cache) / "head_template.obj").faces
+
+
+def test_bad_image_fails_alone(tmp_path: Path, demo_cache: Path, monkeypatch):
+    from PIL import Image
+    from skimage import data
+
+    monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray(data.astronaut()).save(inputs / "a_good.png")
+    (inputs / "b_corrupt.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    out = tmp_path / "out"
+    status = main(
+        [
+            "reconstruct",
+            str(inputs),
+            "-o",
+            str(out),
+            "--assets",
+            "demo",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--no-save-obj",
+        ]
+    )
+    assert status == 1
+    assert (out / "a_good_vis.jpg").is_file()
+    assert not (out / "b_corrupt").exists() or not any((out / "b_corrupt").iterdir())

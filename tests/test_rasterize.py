@@ -1,0 +1,236 @@
+"""Tests of the pure-PyTorch rasterizer and attribute interpolation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pydeca.render.interpolate import interpolate_face_attributes, interpolate_vertex_attributes
+from pydeca.render.rasterize import rasterize
+
+
+def px_to_ndc(points: list[tuple[float, float]], width: int, height: int, z: float = 0.0) -> torch.Tensor:
+    """Pixel-edge coordinates (0 … W, 0 … H) to NDC vertices (1, N, 3) float64."""
+    return torch.tensor(
+        [[(2 * x / width - 1, 2 * y / height - 1, z) for x, y in points]], dtype=torch.float64
+    )
+
+
+def coverage_count(verts: torch.Tensor, faces: torch.Tensor, size, **kw) -> torch.Tensor:
+    """How many faces cover each pixel when rasterized one by one: (H, W)."""
+    total = None
+    for i in range(faces.shape[0]):
+        m = (rasterize(verts, faces[i : i + 1], size, **kw).face_index[0] >= 0).long()
+        total = m if total is None else total + m
+    return total
+
+
+def grid_mesh(n: int, jitter: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """An (n+1)² vertex grid over NDC [−1, 1]² with jittered interior vertices, 2n² triangles."""
+    g = torch.linspace(-1, 1, n + 1, dtype=torch.float64)
+    yy, xx = torch.meshgrid(g, g, indexing="ij")
+    v = torch.stack([xx, yy, torch.zeros_like(xx)], -1).reshape(-1, 3)
+    inner = ((xx.abs() < 1) & (yy.abs() < 1)).reshape(-1)
+    gen = torch.Generator().manual_seed(seed)
+    v[inner, :2] += (torch.rand(int(inner.sum()), 2, generator=gen, dtype=torch.float64) - 0.5) * jitter
+    idx = torch.arange((n + 1) ** 2).view(n + 1, n + 1)
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    faces = torch.cat([torch.stack([a, b, c], -1).reshape(-1, 3), torch.stack([b, d, c], -1).reshape(-1, 3)])
+    return v.unsqueeze(0), faces
+
+
+def test_single_triangle_hand_computed_pixels():
+    # pixel-edge corners (0,0), (8,0), (0,4) on 8×8: centre (c+.5, r+.5) inside iff c + 2r ≤ 6
+    verts = px_to_ndc([(0, 0), (8, 0), (0, 4)], 8, 8)
+    frags = rasterize(verts, torch.tensor([[0, 1, 2]]), 8)
+    got = {(r, c) for r, c in (frags.face_index[0] == 0).nonzero().tolist()}
+    expected = {(r, c) for r in range(8) for c in range(8) if c + 2 * r <= 6}
+    assert len(expected) == 16
+    assert got == expected
+    assert frags.face_index.shape == (1, 8, 8)
+    assert frags.bary.shape == (1, 8, 8, 3)
+    assert torch.isinf(frags.depth[0][frags.face_index[0] < 0]).all()
+    # winding does not matter without culling
+    flipped = rasterize(verts, torch.tensor([[0, 2, 1]]), 8)
+    assert torch.equal(flipped.face_index >= 0, frags.face_index >= 0)
+
+
+def test_quad_diagonal_through_pixel_centres_covers_each_pixel_once():
+    verts = px_to_ndc([(0, 0), (8, 0), (0, 8), (8, 8)], 8, 8)
+    faces = torch.tensor([[0, 1, 3], [0, 3, 2]])  # the diagonal x = y passes through 8 centres
+    assert torch.equal(coverage_count(verts, faces, 8), torch.ones(8, 8, dtype=torch.long))
+    faces2 = torch.tensor([[0, 1, 2], [1, 3, 2]])  # the other diagonal
+    assert torch.equal(coverage_count(verts, faces2, 8), torch.ones(8, 8, dtype=torch.long))
+    full = rasterize(verts, faces, 8)
+    assert (full.face_index >= 0).all()
+    # inclusive: the diagonal pixels go to the smallest face index
+    inc = rasterize(verts, faces, 8, edge_rule="inclusive")
+    diag = torch.arange(8)
+    assert (inc.face_index[0, diag, diag] == 0).all()
+    assert (coverage_count(verts, faces, 8, edge_rule="inclusive")[diag, diag] == 2).all()
+
+
+@pytest.mark.parametrize(("n", "jitter", "size"), [(4, 0.0, (16, 16)), (7, 0.1, (28, 35)), (6, 0.2, 17)])
+def test_grid_of_triangles_covers_each_pixel_exactly_once(n, jitter, size):
+    verts, faces = grid_mesh(n, jitter)
+    count = coverage_count(verts, faces, size)
+    assert count.min() == 1
+    assert count.max() == 1
+
+
+def test_fan_around_a_pixel_centre_covers_it_once():
+    # 8 triangles around the centre of pixel (3, 3) of an 8×8 image, spokes through pixel centres
+    c = (3.5, 3.5)
+    ring = [(0.5, 0.5), (3.5, 0.5), (7.5, 0.5), (7.5, 3.5), (7.5, 7.5), (3.5, 7.5), (0.5, 7.5), (0.5, 3.5)]
+    verts = px_to_ndc([c, *ring], 8, 8)
+    faces = torch.tensor([[0, 1 + i, 1 + (i + 1) % 8] for i in range(8)])
+    count = coverage_count(verts, faces, 8)
+    assert count[3, 3] == 1
+    assert count.max() == 1
+    # the fan spans centres 0.5 … 7.5: which border pixels count is decided by the edge rule
+    assert count[1:7, 1:7].min() == 1
+
+
+@pytest.mark.parametrize(("height", "width"), [(8, 8), (6, 10), (224, 224)])
+def test_quad_on_negative_quadrant_covers_first_half(height, width):
+    verts = torch.tensor([[[-1.0, -1, 0], [0, -1, 0], [-1, 0, 0], [0, 0, 0]]])
+    frags = rasterize(verts, torch.tensor([[0, 1, 3], [0, 3, 2]]), (height, width))
+    mask = frags.face_index[0] >= 0
+    expected = torch.zeros(height, width, dtype=torch.bool)
+    expected[: height // 2, : width // 2] = True
+    assert torch.equal(mask, expected)
+
+
+@pytest.mark.parametrize("far_z", [0.25, -0.2, 3e4])
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_nearest_depth_wins(order, far_z):
+    tri = [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0)]
+    near = [(x, y, -0.5) for x, y in tri]
+    far = [(x + 0.2, y + 0.2, far_z) for x, y in tri]
+    groups = [far, near]
+    pts = groups[order[0]] + groups[order[1]]
+    verts = torch.tensor([pts], dtype=torch.float32)
+    frags = rasterize(verts, torch.tensor([[0, 1, 2], [3, 4, 5]]), 16)
+    near_id = order.index(1)
+    far_only = (frags.face_index[0] == 1 - near_id).nonzero()
+    both = (frags.face_index[0] == near_id).nonzero()
+    assert len(both) > 0
+    assert len(far_only) > 0
+    assert torch.allclose(frags.depth[0][frags.face_index[0] == near_id], torch.tensor(-0.5))
+    assert torch.allclose(frags.depth[0][frags.face_index[0] == 1 - near_id], torch.tensor(far_z))
+    # no pixel of the near triangle alone may show the far one
+    alone = rasterize(verts, torch.tensor([[3 * near_id, 3 * near_id + 1, 3 * near_id + 2]]), 16)
+    assert torch.equal(alone.face_index[0] >= 0, frags.face_index[0] == near_id)
+
+
+def test_depth_is_linear_in_barycentrics():
+    verts = torch.tensor([[[-1.0, -1, -2.0], [1, -1, 0.5], [-1, 1, 3.0]]], dtype=torch.float64)
+    frags = rasterize(verts, torch.tensor([[0, 1, 2]]), 8)
+    m = frags.face_index[0] >= 0
+    expected = (frags.bary[0] * verts[0, :, 2]).sum(-1)
+    assert torch.allclose(frags.depth[0][m], expected[m])
+    assert torch.allclose(frags.bary[0][m].sum(-1), torch.ones(()).double())
+    assert (frags.bary[0][~m] == 0).all()
+
+
+def test_degenerate_triangles_cover_nothing():
+    verts = torch.tensor([[[-1.0, -1, 0], [1, 1, 0], [0, 0, 0], [0.5, -1, 0]]])
+    faces = torch.tensor([[0, 1, 2], [0, 0, 3], [3, 3, 3]])
+    frags = rasterize(verts, faces, 16, edge_rule="inclusive")
+    assert (frags.face_index == -1).all()
+    assert (rasterize(verts, faces, 16).face_index == -1).all()
+
+
+def test_batch_matches_single_runs_and_per_sample_faces():
+    va, faces = grid_mesh(5, 0.15, seed=1)
+    vb, _ = grid_mesh(5, 0.15, seed=2)
+    vb = vb * 0.7
+    vb[..., 2] = torch.linspace(-1, 1, vb.shape[1], dtype=torch.float64)
+    batch = rasterize(torch.cat([va, vb]), faces, (20, 24))
+    for i, v in enumerate((va, vb)):
+        single = rasterize(v, faces, (20, 24))
+        assert torch.equal(batch.face_index[i], single.face_index[0])
+        assert torch.allclose(batch.bary[i], single.bary[0])
+        assert torch.equal(batch.depth[i], single.depth[0])
+    # per-sample faces: sample 1 with its faces reversed in order gives remapped ids
+    perm = torch.arange(faces.shape[0] - 1, -1, -1)
+    per = rasterize(torch.cat([va, vb]), torch.stack([faces, faces[perm]]), (20, 24))
+    assert torch.equal(per.face_index[0], batch.face_index[0])
+    m = per.face_index[1] >= 0
+    assert torch.equal(perm[per.face_index[1][m]], batch.face_index[1][m])
+
+
+def test_chunking_does_not_change_the_result():
+    verts, faces = grid_mesh(9, 0.15, seed=3)
+    a = rasterize(verts, faces, 40)
+    b = rasterize(verts, faces, 40, max_candidates=700)
+    assert torch.equal(a.face_index, b.face_index)
+    assert torch.equal(a.bary, b.bary)
+
+
+def test_backface_culling():
+    # counter-clockwise in a y-up frame = front facing (seen from the camera at −z)
+    verts = torch.tensor([[[-1.0, 1, 0], [1, 1, 0], [-1, -1, 0]]])
+    front = torch.tensor([[0, 1, 2]])
+    back = torch.tensor([[0, 2, 1]])
+    assert (rasterize(verts, front, 8, cull_backfaces=True).face_index >= 0).sum() > 0
+    assert (rasterize(verts, back, 8, cull_backfaces=True).face_index >= 0).sum() == 0
+
+
+def test_barycentrics_are_differentiable():
+    verts = torch.tensor(
+        [[[-0.9, -0.8, 0.1], [0.85, -0.6, 0.4], [-0.5, 0.9, -0.3]]], dtype=torch.float64, requires_grad=True
+    )
+    faces = torch.tensor([[0, 1, 2]])
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.rand(1, 12, 12, 3, generator=gen, dtype=torch.float64)
+    dweight = torch.rand(1, 12, 12, generator=gen, dtype=torch.float64)
+
+    def loss(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = rasterize(v, faces, 12)
+        m = f.face_index >= 0
+        return (f.bary * weight).sum() + (torch.where(m, f.depth, 0) * dweight).sum(), f.face_index
+
+    value, fidx = loss(verts)
+    (grad,) = torch.autograd.grad(value, verts)
+    assert torch.isfinite(grad).all()
+    assert grad.abs().sum() > 0
+    eps = 1e-6
+    numeric = torch.zeros_like(grad)
+    with torch.no_grad():
+        for i in range(3):
+            for j in range(3):
+                d = torch.zeros_like(verts)
+                d[0, i, j] = eps
+                lp, fp = loss(verts + d)
+                lm, fm = loss(verts - d)
+                assert torch.equal(fp, fidx)
+                assert torch.equal(fm, fidx)
+                numeric[0, i, j] = (lp - lm) / (2 * eps)
+    assert torch.allclose(grad, numeric, atol=1e-5, rtol=1e-5)
+
+
+def test_interpolation_reproduces_linear_functions():
+    verts, faces = grid_mesh(6, 0.2, seed=4)
+    height, width = 18, 26
+    frags = rasterize(verts, faces, (height, width))
+    xy = verts[..., :2]
+    attrs = torch.stack([0.3 * xy[..., 0] - 2.0 * xy[..., 1] + 0.5, xy[..., 0] * 0 + 7.0], -1)  # (1, V, 2)
+    image = interpolate_vertex_attributes(frags, attrs, faces)
+    assert image.shape == (1, 2, height, width)
+    xs = (2 * torch.arange(width, dtype=torch.float64) + 1) / width - 1
+    ys = (2 * torch.arange(height, dtype=torch.float64) + 1) / height - 1
+    expected = 0.3 * xs.view(1, -1) - 2.0 * ys.view(-1, 1) + 0.5
+    assert torch.allclose(image[0, 0], expected, atol=1e-12)
+    assert torch.allclose(image[0, 1], torch.full_like(expected, 7.0))
+    face_attrs = attrs[:, faces]  # (1, F, 3, 2)
+    assert torch.allclose(interpolate_face_attributes(frags, face_attrs), image)
+
+
+def test_interpolation_zero_on_background():
+    verts = torch.tensor([[[-1.0, -1, 0], [0, -1, 0], [-1, 0, 0]]])
+    faces = torch.tensor([[0, 1, 2]])
+    frags = rasterize(verts, faces, 8)
+    image = interpolate_vertex_attributes(frags, torch.ones(1, 3, 4), faces)
+    assert torch.equal(image[0, 0] != 0, frags.face_index[0] >= 0)
+    assert image.sum() == 4 * (frags.face_index >= 0).sum()
