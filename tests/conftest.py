@@ -116,3 +116,17 @@ def parity(request: pytest.FixtureRequest, shared: Path) -> dict:
         out = {key: data[key] for key in data.files}
     out["name"] = request.param
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pydeca cache directory holding the generated demo pack (shared by the tests)."""
+    return tmp_path_factory.mktemp("pydeca-cache")
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_cache: Path):
+    """pydeca.DECA on the generated demo asset pack, CPU."""
+    from pydeca.model import DECA
+
+    return DECA.load("demo", device="cpu", cache_dir=demo_cache)

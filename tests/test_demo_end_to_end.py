@@ -6,22 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 import trimesh
 
 from pydeca.cli import main
 from pydeca.model import DECA
-
-
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pydeca-cache")
-
-
-@pytest.fixture(scope="module")
-def demo_model(demo_cache: Path) -> DECA:
-    return DECA.load("demo", device="cpu", cache_dir=demo_cache)
 
 
 def test_demo_model_puts_the_head_in_frame(demo_model: DECA):
@@ -68,7 +57,7 @@ def test_cli_demo_writes_parseable_outputs(tmp_path: Path, demo_cache: Path, mon
     from PIL import Image
 
     vis = Image.open(out / "astronaut_vis.jpg")
-    assert vis.size == (224 * 7, 224)
+    assert vis.size == (224 * 9, 224)  # 7 renders + UV texture + UV normals
     banner = np.asarray(vis)[2:10, 2:200].astype(float)
     assert banner[..., 0].mean() > 120
     assert banner[..., 1].mean() < 90, "red demo banner"
@@ -81,7 +70,8 @@ def demo_model_faces(cache: Path) -> np.ndarray:
     return load_template_mesh(ensure_demo_pack(cache) / "head_template.obj").faces
 
 
-def test_bad_image_fails_alone(tmp_path: Path, demo_cache: Path, monkeypatch):
+def test_bad_inputs_fail_alone(tmp_path: Path, demo_cache: Path, monkeypatch, capsys):
+    import numpy as np
     from PIL import Image
     from skimage import data
 
@@ -90,21 +80,22 @@ def test_bad_image_fails_alone(tmp_path: Path, demo_cache: Path, monkeypatch):
     inputs.mkdir()
     Image.fromarray(data.astronaut()).save(inputs / "a_good.png")
     (inputs / "b_corrupt.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    (inputs / "c_empty.png").write_bytes(b"")
+    (inputs / "d_text.bmp").write_text("hello")
+    Image.new("RGB", (20, 20)).save(inputs / "e_tiny.png")
+    Image.fromarray(np.full((300, 300, 3), 128, np.uint8)).save(inputs / "f_noface.png")
     out = tmp_path / "out"
-    status = main(
-        [
-            "reconstruct",
-            str(inputs),
-            "-o",
-            str(out),
-            "--assets",
-            "demo",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--no-save-obj",
-        ]
-    )
+    args = ["reconstruct", str(inputs), "-o", str(out), "--assets", "demo", "--device", "cpu", "--quiet"]
+    status = main([*args, "--no-save-obj", "--json"])
     assert status == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["succeeded"] == 1
     assert (out / "a_good_vis.jpg").is_file()
-    assert not (out / "b_corrupt").exists() or not any((out / "b_corrupt").iterdir())
+    failed = summary["failed"]
+    assert len(failed) == 5
+    for name in ("b_corrupt", "c_empty", "d_text", "e_tiny", "f_noface"):
+        (message,) = [text for key, text in failed.items() if name in key]
+        assert name in message, "every message names its file"
+        assert not (out / name).exists()
+    assert "no face" in next(text for key, text in failed.items() if "f_noface" in key)
+    assert "32 px" in next(text for key, text in failed.items() if "e_tiny" in key)

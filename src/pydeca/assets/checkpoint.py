@@ -180,7 +180,9 @@ def _listing(label: str, items: list[str]) -> str:
     return f"  {label} ({len(items)}): {shown}{more}"
 
 
-def load_networks(networks: Mapping[str, nn.Module], state: Mapping[str, Mapping[str, Tensor]]) -> None:
+def load_networks(
+    networks: Mapping[str, nn.Module], state: Mapping[str, Mapping[str, Tensor]], *, assign: bool = False
+) -> None:
     """Copy checkpoint weights into ``networks`` strictly; report every problem at once.
 
     Every key of each module's ``state_dict()`` must be present with the same shape, and no other
@@ -192,6 +194,9 @@ def load_networks(networks: Mapping[str, nn.Module], state: Mapping[str, Mapping
         networks: ``{name: module}``, e.g. :func:`pydeca.nets.build_networks`'s result (or a subset).
         state: ``{name: state_dict}``, e.g. :func:`load_checkpoint`'s result; modules not in
             ``networks`` are ignored.
+        assign: adopt the checkpoint tensors as the parameters instead of copying into them (cast
+            to each parameter's dtype first) — for modules built on the ``meta`` device, which then
+            never allocate or initialise weights of their own.
 
     Raises:
         CheckpointError: listing, per module, the missing keys, the unexpected keys and the shape
@@ -232,4 +237,9 @@ def load_networks(networks: Mapping[str, nn.Module], state: Mapping[str, Mapping
             + "\n".join(problems)
         )
     for name, module in networks.items():
-        module.load_state_dict(prepared[name], strict=True)
+        if assign:
+            expected = module.state_dict()
+            values = {key: value.to(expected[key].dtype) for key, value in prepared[name].items()}
+            module.load_state_dict(values, strict=True, assign=True)
+        else:
+            module.load_state_dict(prepared[name], strict=True)

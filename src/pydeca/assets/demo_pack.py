@@ -56,7 +56,7 @@ __all__ = [
     "is_demo_pack",
 ]
 
-DEMO_PACK_VERSION = 1
+DEMO_PACK_VERSION = 3
 """Bumped whenever the generated content changes (the cache directory is ``demo-pack-v<N>``)."""
 DEMO_FILES = (
     "generic_model.pkl",
@@ -288,21 +288,26 @@ def _static_targets(mouth_y: float) -> np.ndarray:
     )
 
 
-def _contour(verts: np.ndarray, cand: np.ndarray, yaw_deg: float) -> np.ndarray:
-    """Vertex ids (17,) of the jaw silhouette of the head turned by ``yaw_deg`` about +y."""
+def _contour(verts: np.ndarray, cand: np.ndarray, jaw: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """Vertex ids (17,) of the jaw silhouette of the head turned by ``yaw_deg`` about +y.
+
+    Like FLAME's table, each contour point slides along its own height: point k is the candidate
+    within 4 mm of the height of the frontal jaw point ``jaw[k]`` that is outermost in the turned
+    view on its side, searched within 2.5 cm of the frontal point so it stays on the jaw (the chin
+    point, k = 8, is the frontal one).
+    """
     a = np.deg2rad(yaw_deg)
-    rot = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
-    p = verts[cand] @ rot.T
-    rel = p[:, :2] - np.array([0.0, -0.005])
-    ang = np.arctan2(rel[:, 1], rel[:, 0]) % (2.0 * np.pi)
-    out = np.zeros(17, np.int64)
+    turned_x = verts[cand, 0] * np.cos(a) + verts[cand, 2] * np.sin(a)
+    out = jaw.copy()
     for k in range(17):
-        psi = np.pi + np.pi * k / 16.0
-        d = np.array([np.cos(psi), np.sin(psi)])
-        diff = np.abs((ang - psi + np.pi) % (2.0 * np.pi) - np.pi)
-        perp = np.abs(rel[:, 0] * d[1] - rel[:, 1] * d[0])
-        score = np.where(diff < np.deg2rad(4.0), rel @ d - 0.5 * perp, -np.inf)
-        out[k] = cand[int(np.argmax(score))]
+        if k == 8:
+            continue
+        near = (np.abs(verts[cand, 1] - verts[jaw[k], 1]) < 0.004) & (
+            np.linalg.norm(verts[cand, ::2] - verts[jaw[k], ::2], axis=1) < 0.025
+        )
+        side = -1.0 if k < 8 else 1.0
+        if np.any(near):
+            out[k] = cand[near][int(np.argmax(side * turned_x[near]))]
     return out
 
 
@@ -333,13 +338,17 @@ def build_demo_landmarks(mesh: HeadMesh, verts: np.ndarray) -> LandmarkEmbedding
     first_face[flat[order]] = head_faces[order // 3]
     corner[flat[order]] = order % 3
     yaws = np.concatenate([np.arange(40), -np.arange(1, 40)])
-    dyn_v = np.stack([_contour(verts, cand, float(yw)) for yw in yaws])
+    faces = mesh.faces
+    jaw = faces[full_f[:17], np.argmax(full_b[:17], axis=1)]  # frontal jaw points as vertices
+    dyn_v = np.stack([_contour(verts, cand, jaw, float(yw)) for yw in yaws])
     dyn_b = np.zeros((79, 17, 3))
     np.put_along_axis(dyn_b, corner[dyn_v][..., None], 1.0, axis=2)
+    dyn_f = first_face[dyn_v]
+    dyn_f[0], dyn_b[0] = full_f[:17], full_b[:17]  # facing the camera: the frontal jaw landmarks
     return LandmarkEmbedding(
         static_faces=full_f[17:],
         static_bary=full_b[17:],
-        dynamic_faces=first_face[dyn_v],
+        dynamic_faces=dyn_f,
         dynamic_bary=dyn_b.astype(np.float32),
         full_faces=full_f,
         full_bary=full_b.astype(np.float32),

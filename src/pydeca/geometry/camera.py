@@ -16,7 +16,13 @@ import torch
 
 from pydeca.checks import check_shapes
 
-__all__ = ["cam_to_matrix", "ndc_to_pixels", "pixels_to_ndc", "weak_perspective_project"]
+__all__ = [
+    "cam_to_matrix",
+    "crop_to_image_ndc",
+    "ndc_to_pixels",
+    "pixels_to_ndc",
+    "weak_perspective_project",
+]
 
 
 def weak_perspective_project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
@@ -116,3 +122,28 @@ def cam_to_matrix(cam: torch.Tensor) -> torch.Tensor:
         torch.stack((zero, zero, zero, one), dim=-1),
     )
     return torch.stack(rows, dim=-2)
+
+
+def crop_to_image_ndc(
+    points: torch.Tensor, tform: torch.Tensor, crop_size: int, image_size: tuple[int, int]
+) -> torch.Tensor:
+    """Re-express crop-NDC points in the NDC of the original photo (for renders on the photo).
+
+    ``x, y``: crop NDC → crop pixels → photo pixels through ``T⁻¹`` (``tform`` = T maps photo pixel
+    → crop pixel, x = column, y = row, pixel centres at integers) → photo NDC. Other columns (z, …)
+    are kept, i.e. stay in crop units: depth order and back-facing tests are unchanged.
+
+    Args:
+        points: (B, N, C ≥ 2) crop NDC.
+        tform: (B, 3, 3) similarity T.
+        crop_size: side of the square crop in pixels (224).
+        image_size: (H, W) of the photo.
+
+    Returns:
+        (B, N, C) points with x, y in photo NDC.
+    """
+    check_shapes(points=(points, "B N *"), tform=(tform, "B 3 3"))
+    crop_px = ndc_to_pixels(points[..., :2], crop_size)
+    inverse = torch.linalg.inv(tform.to(torch.float64)).to(points.dtype)
+    photo_px = crop_px @ inverse[:, :2, :2].transpose(1, 2) + inverse[:, None, :2, 2]
+    return torch.cat([pixels_to_ndc(photo_px, image_size), points[..., 2:]], dim=-1)

@@ -106,3 +106,38 @@ def world2uv(attrs: torch.Tensor, faces: torch.Tensor, raster: UVRaster) -> torc
     corners = attrs[:, vids]  # (B, R·R, 3, C)
     out = (corners * bary).sum(2) * mask.to(attrs.dtype).view(1, -1, 1)  # (B, R·R, C)
     return out.transpose(1, 2).reshape(attrs.shape[0], attrs.shape[-1], size, size)
+
+
+class UVGather(torch.nn.Module):
+    """``world2uv`` with the raster's lookups precomputed: per-vertex attributes → UV image.
+
+    Holds, for the N covered texels only, their row-major ids, the three vertex ids of their
+    triangle and their barycentric weights, so each call is three gathers and a weighted sum.
+
+    Args:
+        faces: (F, 3) int64 3D vertex indices, corner-aligned with the UV faces of ``raster``.
+        raster: the template's :class:`UVRaster` (R × R).
+    """
+
+    def __init__(self, faces: torch.Tensor, raster: UVRaster) -> None:
+        super().__init__()
+        face_index = torch.as_tensor(raster.face_index).reshape(-1)
+        texels = torch.nonzero(face_index >= 0).squeeze(1)
+        self.size = int(torch.as_tensor(raster.face_index).shape[-1])
+        self.register_buffer("texels", texels, persistent=False)
+        self.register_buffer(
+            "vertex_ids", torch.as_tensor(faces, dtype=torch.long)[face_index[texels]], persistent=False
+        )
+        bary = torch.as_tensor(raster.bary, dtype=torch.float32).reshape(-1, 3)[texels]
+        self.register_buffer("bary", bary, persistent=False)
+
+    def forward(self, attrs: torch.Tensor) -> torch.Tensor:
+        """(B, V, C) per-vertex attributes → (B, C, R, R), zeros outside the UV layout."""
+        if attrs.ndim != 3:
+            raise ShapeError(f"UVGather: attrs must be (B, V, C), got {tuple(attrs.shape)}")
+        batch, _, channels = attrs.shape
+        bary = self.bary.to(attrs.dtype)
+        values = sum(attrs[:, self.vertex_ids[:, k]] * bary[None, :, k, None] for k in range(3))
+        out = attrs.new_zeros(batch, self.size * self.size, channels)
+        out[:, self.texels] = values
+        return out.transpose(1, 2).reshape(batch, channels, self.size, self.size)

@@ -2,12 +2,30 @@
 
 Images are ``(H, W, 3)`` uint8 RGB numpy arrays, row 0 at the top, as the face detectors and the crop
 (:mod:`pydeca.detect.crop`) take them.
+
+:func:`load_image` decisions (every failure is an :class:`~pydeca.errors.InputError` naming the
+file and the fix):
+    - EXIF orientation is applied (``ImageOps.exif_transpose``); a malformed EXIF block is ignored.
+    - Greyscale (``1``, ``L``) is tiled to 3 channels; CMYK/YCbCr are converted by Pillow.
+    - Transparency (``LA``, ``RGBA``, ``PA``, ``P`` with a transparent index) is **dropped**, as
+      DECA does (reference §2.1): the stored colour is kept whatever the alpha (for a palette, the
+      colour of the transparent index). Compositing was rejected: it would change DECA's crops of
+      semi-transparent photos, and hidden colours under alpha = 0 are rare in face photos.
+    - 16-bit greyscale (``I;16*``, ``I``) is scaled ``rint(v · 255 / 65535)`` (not clipped);
+      float (``F``) images in [0, 1] are scaled by 255, others clipped to [0, 255].
+    - Photos smaller than :data:`MIN_SIDE` px on a side are refused (a face crop needs more);
+      ``min_side=1`` turns this off for other images (textures, masks).
+    - Photos above :data:`MAX_PIXELS` (50 MP) are **refused** before decoding, with the size and
+      the limit in the message (downscale them first): DECA works on a 224² crop, so nothing is
+      lost, and a 100+ MP decode would take GBs of memory. Pillow's own decompression-bomb check
+      (which fires only above 2 × ``Image.MAX_IMAGE_PIXELS``) is left as is and reported the same way.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +39,8 @@ from .atomic import atomic_write
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_PIXELS",
+    "MIN_SIDE",
     "VIDEO_EXTENSIONS",
     "is_image",
     "is_video",
@@ -34,6 +54,11 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", 
 """Photo suffixes accepted in folders and globs (compared lower-case)."""
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 """Video suffixes accepted in folders and globs (compared lower-case)."""
+
+MIN_SIDE = 32
+"""Smallest accepted photo side in pixels."""
+MAX_PIXELS = 50_000_000
+"""Largest accepted photo, in pixels (W·H): 50 MP."""
 
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
@@ -49,52 +74,99 @@ def is_video(path: str | os.PathLike[str]) -> bool:
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
-    """Convert any PIL image (L, LA, P, RGBA, CMYK, 16-bit grey, float) to (H, W, 3) uint8 RGB."""
+    """Convert any PIL image (1, L, LA, P, PA, RGBA, CMYK, 16-bit grey, float) to (H, W, 3) uint8 RGB.
+
+    Alpha is dropped (see the module docstring).
+    """
     if img.mode in _SIXTEEN_BIT_MODES:
         grey = np.asarray(img, dtype=np.float64)
         grey = np.rint(np.clip(grey, 0, 65535) * (255.0 / 65535.0)).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
     if img.mode == "F":
         grey = np.asarray(img, dtype=np.float64)
-        scale = 255.0 if grey.size and float(grey.max()) <= 1.0 else 1.0
-        grey = np.rint(np.clip(grey * scale, 0, 255)).astype(np.uint8)
+        scale = 255.0 if grey.size and float(np.nanmax(grey)) <= 1.0 else 1.0
+        grey = np.rint(np.clip(np.nan_to_num(grey) * scale, 0, 255)).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
+    if img.mode in ("RGBa", "La"):  # premultiplied alpha: un-premultiply before dropping it
+        img = img.convert(img.mode.upper())
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a photo as RGB, with its EXIF orientation applied.
+def _upright(img: Image.Image) -> Image.Image:
+    """``img`` with its EXIF orientation applied; unchanged when the EXIF block is malformed."""
+    try:
+        upright = ImageOps.exif_transpose(img)
+    except (ValueError, TypeError, KeyError, OSError, SyntaxError, ZeroDivisionError):
+        return img
+    return img if upright is None else upright
 
-    Greyscale is tiled to three channels, alpha is dropped (reference §2.1), 16-bit greyscale is
-    scaled to 8 bits.
+
+def _check_size(p: Path, width: int, height: int, min_side: int, max_pixels: int) -> None:
+    """Refuse photos smaller than ``min_side`` on a side or larger than ``max_pixels``."""
+    if min(width, height) < min_side:
+        raise InputError(
+            f"{p}: image is too small ({width}×{height} px); it needs at least {min_side} px on each "
+            "side: use a larger photo of the face"
+        )
+    if width * height > max_pixels:
+        raise InputError(
+            f"{p}: image is too large ({width}×{height} px = {width * height / 1e6:.1f} MP; the limit "
+            f"is {max_pixels / 1e6:g} MP); downscale it first (DECA works on a 224×224 face crop)"
+        )
+
+
+def load_image(
+    path: str | os.PathLike[str], *, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """Read a photo as upright RGB.
+
+    EXIF orientation applied, greyscale tiled, alpha dropped, 16-bit scaled to 8 bits; see the
+    module docstring for every rule.
 
     Args:
         path: an image file Pillow can read (JPEG, PNG, BMP, WebP, TIFF, ...).
+        min_side: smallest accepted width and height, pixels (1 accepts any image).
+        max_pixels: largest accepted W·H, checked from the header before decoding.
 
     Returns:
         (H, W, 3) uint8 RGB, row 0 at the top of the upright photo.
 
     Raises:
-        InputError: if the file is missing, is a folder, or cannot be decoded; the message names
-            the file and what to do.
+        InputError: if the file is missing, a folder, empty, not an image, damaged or truncated,
+            smaller than ``min_side`` or larger than ``max_pixels``; the message names the file
+            and what to do.
     """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: file not found; check the path (relative paths start at {Path.cwd()})")
     if p.is_dir():
         raise InputError(f"{p}: is a folder, not an image; pass it to list_inputs() to expand it")
+    fix = "re-export it as JPEG or PNG, or remove it from the inputs"
     try:
-        with Image.open(p) as img:
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            return _to_rgb(upright if upright is not None else img)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if p.stat().st_size == 0:
+            raise InputError(f"{p}: file is empty (0 bytes); {fix}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                _check_size(p, *img.size, min_side, max_pixels)  # header only: nothing decoded yet
+                img.load()
+                upright = _upright(img)
+                rgb = _to_rgb(upright)
+    except InputError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise InputError(f"{p}: not an image file Pillow can read (unknown format); {fix}") from exc
+    except Image.DecompressionBombError as exc:
         raise InputError(
-            f"{p}: cannot be read as an image ({type(exc).__name__}: {exc}); the file is damaged or "
-            "not an image: re-export it as JPEG or PNG, or remove it from the inputs"
+            f"{p}: image is too large ({exc}); the limit is {max_pixels / 1e6:g} MP: downscale it first"
         ) from exc
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        raise InputError(
+            f"{p}: cannot be read as an image ({type(exc).__name__}: {exc}); the file is damaged, "
+            f"truncated or not an image: {fix}"
+        ) from exc
+    _check_size(p, rgb.shape[1], rgb.shape[0], min_side, max_pixels)
+    return rgb
 
 
 def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:

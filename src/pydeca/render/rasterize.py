@@ -17,15 +17,26 @@ Convention:
     - Barycentrics and depth of the winning face are recomputed with differentiable torch ops from
       its corners, so they carry gradients with respect to ``verts_ndc``.
 
-Algorithm (no Python loop over faces or pixels): per face, the pixel bounding box; (face, pixel)
-candidate pairs are expanded in chunks of at most ``max_candidates`` pairs; edge-function test;
-a packed int64 key (order-preserving depth bits in the high bits, face index in the low 31 bits) is
-reduced with ``scatter_reduce_(..., "amin")`` per (batch, pixel).
+Algorithm (no Python loop over faces or pixels):
+
+1. Per face: pixel bounding box, edge equations ``w = dx (p_y − y0) − dy (p_x − x0)`` (evaluated
+   from the lexicographically smaller endpoint, so faces sharing an edge get bit-exact opposite
+   values: watertight) and depth plane.
+2. Faces are grouped by box size into a few window shapes ``ky × kx`` (1, 2, 4 or 8 per side);
+   boxes larger than 8 pixels are cut into 8 × 8 tiles. For a window the edge function is
+   separable: ``w = r_row − c_col`` with ``r = dx (p_y − y0)`` per window row and
+   ``c = dy (p_x − x0)`` per window column, so each (face, pixel) candidate costs one comparison
+   per edge (``w > 0 ⇔ r > c``; ``w ≥ 0 ⇔ r > nextafter(c, −∞)`` for top-left edges). Columns and
+   rows outside the box are disabled with ±∞.
+3. Inside candidates get a packed int64 key (order-preserving depth bits in the high bits, face
+   index in the low 31 bits), reduced with ``scatter_reduce_(..., "amin")`` per (batch, pixel).
+4. Barycentrics and depth of the winners are recomputed in pixel chunks (bounded memory).
+
+Windows are processed in chunks of at most ``max_candidates`` (face, pixel) pairs.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -38,7 +49,10 @@ __all__ = ["Fragments", "rasterize"]
 _FACE_BITS = 31
 _FACE_MASK = (1 << _FACE_BITS) - 1
 _SENTINEL = torch.iinfo(torch.int64).max
-_DEFAULT_BUDGET = 1 << 21  # (face, pixel) pairs per chunk; ~200 B each → ≈ 0.4 GB peak
+_DEFAULT_BUDGET = 1 << 21  # (face, pixel) candidates per chunk; ~40 B each
+_WINDOWS = (1, 2, 4, 8)  # window side lengths of the small-box classes
+_TILE = _WINDOWS[-1]  # boxes wider or taller than this are cut into _TILE × _TILE tiles
+_WINNER_CHUNK = 1 << 20  # pixels per chunk when recomputing barycentrics
 
 
 @dataclass
@@ -73,7 +87,24 @@ def _edge(a: _Point, b: _Point, p: _Point) -> torch.Tensor:
     return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
 
 
-def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torch.Tensor):
+class _Setup(NamedTuple):
+    """Per flat face (N = B·F): edge equations, top-left flags and depth plane, pixel units."""
+
+    x0: torch.Tensor
+    """(N, 3) x of the start point of the edge opposite corner k."""
+    y0: torch.Tensor
+    """(N, 3) y of the start point."""
+    dx: torch.Tensor
+    """(N, 3) oriented edge x extent (positive-inside orientation)."""
+    dy: torch.Tensor
+    """(N, 3) oriented edge y extent."""
+    top_left: torch.Tensor
+    """(N, 3) bool: a pixel centre exactly on this edge is inside."""
+    plane: torch.Tensor
+    """(N, 3) ``(c, g_x, g_y)`` with ``z(p) = c + g_x p_x + g_y p_y``."""
+
+
+def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torch.Tensor) -> _Setup:
     """Per-face edge equations and depth plane, in pixel units.
 
     Args:
@@ -83,27 +114,24 @@ def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torc
         sign: (N,) orientation, the sign of the signed area (+1, −1, 0 for degenerate faces).
 
     Returns:
-        ``(edges, top_left, plane)``: edges (N, 3, 4) ``(x0, y0, dx, dy)`` per edge opposite corner
-        k, so that the oriented edge function at p is ``dx (p_y − y0) − dy (p_x − x0)`` (positive
-        inside); top_left (N, 3) bool tie-break per edge; plane (N, 3) ``(c, g_x, g_y)`` with
-        ``z(p) = c + g_x p_x + g_y p_y``.
+        :class:`_Setup`; the oriented edge function at p is ``dx (p_y − y0) − dy (p_x − x0)``
+        (positive inside).
 
     Each edge is evaluated from its lexicographically smaller endpoint, so the two faces sharing an
     edge compute exactly opposite values (bit for bit): the rasterization is watertight. The
     top-left tie-break keeps a pixel centre lying exactly on an edge iff the centre moved by an
     infinitesimal (ε, ε²) is inside, so exactly one of two faces sharing the edge keeps it.
     """
-    edges, flags = [], []
-    for i, j in ((1, 2), (2, 0), (0, 1)):
-        ax, ay, bx, by = px[:, i], py[:, i], px[:, j], py[:, j]
-        swap = (ax > bx) | ((ax == bx) & (ay > by))
-        x0, y0 = torch.where(swap, bx, ax), torch.where(swap, by, ay)
-        x1, y1 = torch.where(swap, ax, bx), torch.where(swap, ay, by)
-        s = torch.where(swap, -sign, sign)  # ±1 is exact, so opposite faces stay bit-exact opposites
-        edges.append(torch.stack([x0, y0, s * (x1 - x0), s * (y1 - y0)], -1))
-        # inward normal of the oriented edge: sign · (−(by − ay), bx − ax)
-        nx, ny = -(by - ay) * sign, (bx - ax) * sign
-        flags.append((nx > 0) | ((nx == 0) & (ny > 0)))
+    ax, ay = px[:, [1, 2, 0]], py[:, [1, 2, 0]]  # edge k goes from corner k+1 to corner k+2
+    bx, by = px[:, [2, 0, 1]], py[:, [2, 0, 1]]
+    s0 = sign.unsqueeze(1)
+    swap = (ax > bx) | ((ax == bx) & (ay > by))
+    x0, y0 = torch.where(swap, bx, ax), torch.where(swap, by, ay)
+    x1, y1 = torch.where(swap, ax, bx), torch.where(swap, ay, by)
+    s = torch.where(swap, -s0, s0)  # ±1 is exact, so opposite faces stay bit-exact opposites
+    # inward normal of the oriented edge: sign · (−(by − ay), bx − ax)
+    nx, ny = -(by - ay) * s0, (bx - ax) * s0
+    top_left = (nx > 0) | ((nx == 0) & (ny > 0))
     # depth plane through the three corners
     e1x, e1y, e1z = px[:, 1] - px[:, 0], py[:, 1] - py[:, 0], pz[:, 1] - pz[:, 0]
     e2x, e2y, e2z = px[:, 2] - px[:, 0], py[:, 2] - py[:, 0], pz[:, 2] - pz[:, 0]
@@ -112,7 +140,7 @@ def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torc
     gx = (e1z * e2y - e2z * e1y) / det
     gy = (e2z * e1x - e1z * e2x) / det
     c = pz[:, 0] - gx * px[:, 0] - gy * py[:, 0]
-    return torch.stack(edges, 1), torch.stack(flags, 1), torch.stack([c, gx, gy], -1)
+    return _Setup(x0, y0, s * (x1 - x0), s * (y1 - y0), top_left, torch.stack([c, gx, gy], -1))
 
 
 def _depth_key(depth: torch.Tensor) -> torch.Tensor:
@@ -120,21 +148,6 @@ def _depth_key(depth: torch.Tensor) -> torch.Tensor:
     bits = depth.to(torch.float32).view(torch.int32).to(torch.int64)
     ordered = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits) + (1 << 31)  # [0, 2^32), monotone
     return ordered << _FACE_BITS
-
-
-def _chunks(counts: torch.Tensor, budget: int) -> list[tuple[int, int]]:
-    """Split a flat list of per-face candidate counts into [start, stop) ranges of ≈ ``budget`` pairs."""
-    n = counts.numel()
-    if n == 0:
-        return []
-    cum = torch.cumsum(counts, 0)
-    total = int(cum[-1])
-    if total <= budget:
-        return [(0, n)]
-    targets = torch.arange(budget, total, budget, device=counts.device)
-    cuts = torch.searchsorted(cum, targets, right=True).tolist()
-    bounds = sorted({0, n, *[min(max(c, 1), n) for c in cuts]})
-    return list(itertools.pairwise(bounds))
 
 
 def rasterize(
@@ -156,8 +169,8 @@ def rasterize(
             count for every touching face; ties go to the smallest face index).
         cull_backfaces: drop faces whose NDC normal points away from the camera (``+z``); front
             faces are clockwise on screen (counter-clockwise seen from the camera in a y-up frame).
-        max_candidates: soft bound on (face, pixel) pairs processed at once (memory budget, about
-            200 bytes per pair); the result does not depend on it.
+        max_candidates: soft bound on (face, pixel) pairs tested at once (memory budget, about
+            40 bytes per pair); the result does not depend on it.
 
     Returns:
         :class:`Fragments`: ``face_index`` (B, H, W) int64 (−1 background), ``bary`` (B, H, W, 3),
@@ -181,13 +194,12 @@ def rasterize(
     faces = faces.to(device=device, dtype=torch.int64)
     n_faces = faces.shape[1]
 
-    # 1. corners in pixel units, pixel centres at integer + 0.5: (B, F, 3) each (no gradient here)
     with torch.no_grad():
-        corners = _gather_corners(verts_ndc.detach(), faces)  # (B, F, 3, 3)
+        # 1. corners in pixel units, pixel centres at integer + 0.5: (B·F, 3) each (no gradient)
+        corners = _gather_corners(verts_ndc.detach(), faces).reshape(-1, 3, 3)
         px = (corners[..., 0] + 1.0) * (width / 2.0)
         py = (corners[..., 1] + 1.0) * (height / 2.0)
         pz = corners[..., 2]
-        px, py, pz = px.reshape(-1, 3), py.reshape(-1, 3), pz.reshape(-1, 3)  # (B·F, 3)
 
         # 2. signed area; degenerate / culled / non-finite faces get an empty box
         area = _edge((px[:, 0], py[:, 0]), (px[:, 1], py[:, 1]), (px[:, 2], py[:, 2]))
@@ -200,18 +212,26 @@ def rasterize(
         y1 = torch.floor(py.amax(1) - 0.5).clamp(-1, height - 1).to(torch.int64)
         nx = (x1 - x0 + 1).clamp(min=0)
         ny = (y1 - y0 + 1).clamp(min=0)
-        counts = torch.where(valid, nx * ny, torch.zeros_like(nx))
+        valid &= (nx > 0) & (ny > 0)
 
-        keys = torch.full((batch * height * width,), _SENTINEL, dtype=torch.int64, device=device)
         sign = torch.where(valid, torch.sign(area), torch.zeros_like(area))
-        boxes = _Boxes(counts, x0, y0, nx, *_face_setup(px, py, pz, sign))
-        for start, stop in _chunks(counts, max_candidates):
-            _scan_chunk(keys, boxes, (start, stop), (n_faces, height, width), edge_rule == "inclusive")
+        setup = _face_setup(px, py, pz, sign)
+        rule = setup.top_left | (edge_rule == "inclusive")
+        packed = torch.cat([setup.x0, setup.y0, setup.dx, setup.dy, setup.plane, rule.to(px.dtype)], 1)
+        box = torch.stack([x0, y0, nx, ny], 1)
+        keys = torch.full((batch * height * width,), _SENTINEL, dtype=torch.int64, device=device)
+        sizes = (n_faces, height, width)
+        for win, shape in _windows(valid, box, setup):
+            step = max(1, max_candidates // (shape[0] * shape[1]))
+            for start in range(0, win.face.numel(), step):
+                part = _Windows(win.face[start : start + step], win.box[start : start + step])
+                _scan_windows(keys, packed, part, shape, sizes)
 
-        # 3. winners
-        keys = keys.view(batch, height, width)
-        covered = keys != _SENTINEL
-        face_index = torch.where(covered, keys & _FACE_MASK, torch.full_like(keys, -1))
+        # 3. winners: face id from the low bits of the key, in place (keys is large)
+        background = keys == _SENTINEL
+        face_index = keys.bitwise_and_(_FACE_MASK).masked_fill_(background, -1)
+        face_index = face_index.view(batch, height, width)
+        del background
 
     bary, depth = _winner_bary(verts_ndc, faces, face_index, height, width)
     return Fragments(face_index=face_index, bary=bary, depth=depth)
@@ -224,63 +244,142 @@ def _gather_corners(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.gather(verts, 1, idx).view(batch, n_faces, 3, verts.shape[-1])
 
 
-class _Boxes(NamedTuple):
-    """Per flat face (B·F): candidate count, box origin and width, edge equations, depth plane."""
+class _Windows(NamedTuple):
+    """M pixel windows of one shape: face id and pixel box.
 
-    counts: torch.Tensor
-    x0: torch.Tensor
-    y0: torch.Tensor
-    nx: torch.Tensor
-    edges: torch.Tensor
-    top_left: torch.Tensor
-    plane: torch.Tensor
+    ``face`` (M,) flat face id (b·F + f); ``box`` (M, 4) int64 ``(col, row, width, height)``: window
+    origin and valid extent (≤ the window size).
+    """
+
+    face: torch.Tensor
+    box: torch.Tensor
 
 
-def _scan_chunk(
+def _windows(valid: torch.Tensor, box: torch.Tensor, setup: _Setup) -> list[tuple[_Windows, tuple[int, int]]]:
+    """Group the valid faces' boxes into windows of a few fixed shapes ``(ky, kx)``.
+
+    Args:
+        valid: (N,) bool faces to draw (non-empty box, non-degenerate).
+        box: (N, 4) int64 ``(x0, y0, nx, ny)`` pixel box of each face.
+        setup: the faces' edge equations (used to drop tiles that miss the triangle).
+
+    A box of at most ``_TILE`` pixels per side goes into the smallest window class of
+    ``_WINDOWS`` × ``_WINDOWS`` that holds it; a larger box is cut into ``_TILE`` × ``_TILE`` tiles
+    (the last row / column of tiles partial), and tiles lying entirely more than one pixel outside
+    an edge are dropped. Returns ``[(windows, (ky, kx)), ...]`` (non-empty).
+    """
+    nx, ny = box[:, 2], box[:, 3]
+    sides = torch.tensor(_WINDOWS, device=box.device)
+    big = valid & ((nx > _TILE) | (ny > _TILE))
+    small = valid & ~big
+    out = []
+    ids = small.nonzero().squeeze(1)
+    if ids.numel():
+        # class per small face: index of the smallest window side ≥ extent, per axis
+        cls = torch.bucketize(ny[ids], sides) * len(_WINDOWS) + torch.bucketize(nx[ids], sides)
+        cls, order = torch.sort(cls, stable=True)
+        ids = ids[order]
+        counts = torch.bincount(cls, minlength=len(_WINDOWS) ** 2).tolist()
+        start = 0
+        for c, n in enumerate(counts):
+            if n:
+                f = ids[start : start + n]
+                shape = (_WINDOWS[c // len(_WINDOWS)], _WINDOWS[c % len(_WINDOWS)])
+                out.append((_Windows(f, box[f]), shape))
+                start += n
+    fb = big.nonzero().squeeze(1)
+    if fb.numel():
+        out.append((_tiles(fb, box[fb], setup), (_TILE, _TILE)))
+    return out
+
+
+def _tiles(fb: torch.Tensor, box: torch.Tensor, setup: _Setup) -> _Windows:
+    """Cut the (K, 4) boxes of faces ``fb`` (K,) into ``_TILE`` × ``_TILE`` tiles touching the triangle.
+
+    A tile is dropped if, for some edge, the edge function at all four corner pixel centres of the
+    tile is below −(|dx| + |dy|) (one pixel step): by linearity every pixel of the tile is then
+    clearly outside, far beyond rounding error, so dropping it never changes the coverage.
+    """
+    device = fb.device
+    tx = torch.div(box[:, 2] + _TILE - 1, _TILE, rounding_mode="floor")
+    ty = torch.div(box[:, 3] + _TILE - 1, _TILE, rounding_mode="floor")
+    per = tx * ty
+    total = int(per.sum())
+    rep = torch.repeat_interleave(torch.arange(fb.numel(), device=device), per, output_size=total)
+    k = torch.arange(total, device=device) - (torch.cumsum(per, 0) - per)[rep]
+    tx = tx[rep]
+    ti = torch.div(k, tx, rounding_mode="floor")
+    b = box[rep]
+    off = torch.stack([(k - ti * tx) * _TILE, ti * _TILE], 1)  # (T, 2) tile offset in the box
+    tiles = torch.cat([b[:, :2] + off, (b[:, 2:] - off).clamp(max=_TILE)], 1)  # (T, 4)
+    f = fb[rep]
+    # conservative rejection (float64): corners of the tile's pixel-centre rectangle
+    x = tiles[:, 0:1].double() + torch.tensor([0.5], dtype=torch.float64, device=device)
+    y = tiles[:, 1:2].double() + 0.5
+    xs = torch.cat([x, x + (tiles[:, 2:3] - 1)], 1).unsqueeze(1)  # (T, 1, 2)
+    ys = torch.cat([y, y + (tiles[:, 3:4] - 1)], 1).unsqueeze(1)
+    dx, dy = setup.dx[f].double().unsqueeze(2), setup.dy[f].double().unsqueeze(2)  # (T, 3, 1)
+    x0, y0 = setup.x0[f].double().unsqueeze(2), setup.y0[f].double().unsqueeze(2)
+    # max over the corners of a linear function = max over x + max over y terms
+    w_max = (dx * (ys - y0)).amax(2) - (dy * (xs - x0)).amin(2)  # (T, 3)
+    keep = (w_max >= -(dx.abs() + dy.abs()).squeeze(2)).all(1)
+    return _Windows(f[keep], tiles[keep])
+
+
+def _scan_windows(
     keys: torch.Tensor,
-    boxes: _Boxes,
-    span: tuple[int, int],
+    packed: torch.Tensor,
+    win: _Windows,
+    shape: tuple[int, int],
     sizes: tuple[int, int, int],
-    inclusive: bool,
 ) -> None:
-    """Test the (face, pixel) pairs of flat faces ``span`` = [start, stop); amin their keys into ``keys``."""
-    device = keys.device
-    start, stop = span
-    n_faces, height, width = sizes
-    cnt = boxes.counts[start:stop]
-    total = int(cnt.sum())
-    if total == 0:
-        return
-    # 1. expand pairs: flat face id and pixel (col, row) per candidate, (P,)
-    local = torch.repeat_interleave(torch.arange(start, stop, device=device), cnt, output_size=total)
-    first = torch.cumsum(cnt, 0) - cnt
-    offset = torch.arange(total, device=device) - torch.repeat_interleave(first, cnt, output_size=total)
-    w_box = boxes.nx[local]
-    row_off = torch.div(offset, w_box, rounding_mode="floor")
-    col = boxes.x0[local] + (offset - row_off * w_box)
-    row = boxes.y0[local] + row_off
-    dtype = boxes.edges.dtype
-    cx = col.to(dtype) + 0.5
-    cy = row.to(dtype) + 0.5
+    """Test every pixel of M windows of ``shape = (ky, kx)``; amin the inside pixels' keys into ``keys``.
 
-    # 2. oriented edge functions (positive inside), top-left or inclusive rule
-    e = boxes.edges[local]  # (P, 3, 4)
-    w = e[..., 2] * (cy.unsqueeze(1) - e[..., 1]) - e[..., 3] * (cx.unsqueeze(1) - e[..., 0])  # (P, 3)
-    on_edge_ok = True if inclusive else boxes.top_left[local]
-    inside = ((w > 0) | ((w == 0) & on_edge_ok)).all(1)
-    sel = inside.nonzero().squeeze(1)
+    ``packed`` (N, 18) per flat face: ``x0`` (columns 0:3), ``y0`` (3:6), ``dx`` (6:9), ``dy``
+    (9:12) of the 3 edges, the depth plane ``c, g_x, g_y`` (12:15) and, per edge, 1 where a pixel
+    centre exactly on the edge counts (15:18), else 0.
+    """
+    ky, kx = shape
+    n_faces, height, width = sizes
+    device = keys.device
+    f, box = win
+    d = packed.index_select(0, f)  # (M, 18)
+    dtype = d.dtype
+    origin = box[:, :2].to(dtype) + 0.5  # (M, 2) centre of the window's first pixel
+    cx = origin[:, 0:1] + torch.arange(kx, device=device, dtype=dtype)  # (M, kx)
+    cy = origin[:, 1:2] + torch.arange(ky, device=device, dtype=dtype)  # (M, ky)
+    # separable edge function w = r − c: r per (edge, row), c per (edge, col)
+    r = d[:, 6:9, None] * (cy[:, None, :] - d[:, 3:6, None])  # (M, 3, ky)
+    c = d[:, 9:12, None] * (cx[:, None, :] - d[:, 0:3, None])  # (M, 3, kx)
+    # w ≥ 0 ⇔ r > nextafter(c, −∞) on the edges where a centre on the edge counts
+    c = torch.where(d[:, 15:18, None] > 0, torch.nextafter(c, c.new_tensor(float("-inf"))), c)
+    # disable window rows / columns outside the face's box
+    if ky > 1:
+        r[:, 0].masked_fill_(torch.arange(ky, device=device) >= box[:, 3:4], float("-inf"))
+    if kx > 1:
+        c[:, 0].masked_fill_(torch.arange(kx, device=device) >= box[:, 2:3], float("inf"))
+    inside = r[:, 0, :, None] > c[:, 0, None, :]  # (M, ky, kx)
+    inside &= r[:, 1, :, None] > c[:, 1, None, :]
+    inside &= r[:, 2, :, None] > c[:, 2, None, :]
+    sel = inside.view(-1).nonzero().squeeze(1)  # (S,) flat (window, row, col) of inside pixels
     if sel.numel() == 0:
         return
-    flat, col, row = local[sel], col[sel], row[sel]
-
-    # 3. depth from the face plane; packed key per (b, pixel), reduced with amin
-    plane = boxes.plane[flat]
-    depth = plane[:, 0] + plane[:, 1] * cx[sel] + plane[:, 2] * cy[sel]
-    b = torch.div(flat, n_faces, rounding_mode="floor")
-    face = flat - b * n_faces
-    key = _depth_key(depth) | face
-    pix = (b * height + row) * width + col
-    keys.scatter_reduce_(0, pix, key, reduce="amin")
+    # depth from the face plane, (c + g_x p_x) + g_y p_y; packed key per (b, pixel), amin-reduced
+    zc = d[:, 12:13] + d[:, 13:14] * cx  # (M, kx)
+    zr = d[:, 14:15] * cy  # (M, ky)
+    depth = (zc[:, None, :] + zr[:, :, None]).view(-1).index_select(0, sel)
+    n = ky * kx
+    if n & (n - 1) == 0:  # power of two (the default window sizes): shift and mask
+        m, within = sel >> (n.bit_length() - 1), sel & (n - 1)
+    else:
+        m = torch.div(sel, n, rounding_mode="floor")
+        within = sel - m * n
+    b = torch.div(f, n_faces, rounding_mode="floor")
+    base = (b * height + box[:, 1]) * width + box[:, 0]  # (M,) pixel index of the window origin
+    offset = (torch.arange(ky, device=device).unsqueeze(1) * width + torch.arange(kx, device=device)).view(-1)
+    pix = base.index_select(0, m) + offset.index_select(0, within)
+    face = (f - b * n_faces).index_select(0, m)
+    keys.scatter_reduce_(0, pix, _depth_key(depth) | face, reduce="amin")
 
 
 def _winner_bary(
@@ -288,24 +387,39 @@ def _winner_bary(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable barycentrics (B, H, W, 3) and depth (B, H, W) of the winning faces.
 
-    Computed only on covered pixels (0 barycentrics and +inf depth elsewhere), from the NDC corners
-    with plain torch ops, so gradients flow to ``verts_ndc``.
+    Per face (differentiable, small): for the edge opposite corner k, from corner k+1 = (x, y) to
+    corner k+2, ``(x, y, (x_{k+2} − x) / A, (y_{k+2} − y) / A)`` with A the signed NDC area, and the
+    corner depths. Per covered pixel q (in chunks of ``_WINNER_CHUNK`` pixels):
+    ``bary_k = e_x (q_y − y) − e_y (q_x − x)`` and ``depth = Σ_k bary_k z_k``; 0 barycentrics and
+    +inf depth elsewhere. Plain torch ops, so gradients flow to ``verts_ndc``.
     """
     batch = verts_ndc.shape[0]
+    n_faces = faces.shape[1]
     dtype = verts_ndc.dtype
-    flat = (face_index >= 0).view(-1).nonzero().squeeze(1)  # (K,) covered (b, row, col), flattened
-    b = torch.div(flat, height * width, rounding_mode="floor")
-    pix = flat - b * (height * width)
-    row = torch.div(pix, width, rounding_mode="floor")
-    col = pix - row * width
-    tri = faces[b, face_index.view(-1)[flat]]  # (K, 3)
-    c = verts_ndc[b.unsqueeze(1), tri]  # (K, 3, 3)
-    q = ((2.0 * col.to(dtype) + 1.0) / width - 1.0, (2.0 * row.to(dtype) + 1.0) / height - 1.0)
-    p0, p1, p2 = ((c[:, k, 0], c[:, k, 1]) for k in range(3))
-    area = _edge(p0, p1, p2)
-    area = torch.where(area == 0, torch.ones_like(area), area)
-    bary_k = torch.stack([_edge(p1, p2, q), _edge(p2, p0, q), _edge(p0, p1, q)], -1) / area.unsqueeze(-1)
-    depth_k = (bary_k * c[:, :, 2]).sum(-1)
-    bary = verts_ndc.new_zeros(batch * height * width, 3).index_put((flat,), bary_k)
-    depth = verts_ndc.new_full((batch * height * width,), float("inf")).index_put((flat,), depth_k)
+    c = _gather_corners(verts_ndc, faces).reshape(batch * n_faces, 3, 3)  # differentiable
+    x, y = c[..., 0], c[..., 1]
+    area = _edge((x[:, 0], y[:, 0]), (x[:, 1], y[:, 1]), (x[:, 2], y[:, 2]))
+    area = torch.where(area == 0, torch.ones_like(area), area).unsqueeze(1)
+    start_x, start_y = x[:, [1, 2, 0]], y[:, [1, 2, 0]]
+    ex, ey = (x[:, [2, 0, 1]] - start_x) / area, (y[:, [2, 0, 1]] - start_y) / area
+    coeffs = torch.cat([start_x, start_y, ex, ey, c[..., 2]], 1)  # (B·F, 15)
+    qx_of_col = (2.0 * torch.arange(width, device=c.device, dtype=dtype) + 1.0) / width - 1.0
+    qy_of_row = (2.0 * torch.arange(height, device=c.device, dtype=dtype) + 1.0) / height - 1.0
+    bary = verts_ndc.new_zeros(batch * height * width, 3)
+    depth = verts_ndc.new_full((batch * height * width,), float("inf"))
+    index = face_index.view(-1)
+    for start in range(0, index.numel(), _WINNER_CHUNK):
+        fi = index[start : start + _WINNER_CHUNK]
+        sel = (fi >= 0).nonzero().squeeze(1)  # (K,) covered pixels of this chunk
+        if sel.numel() == 0:
+            continue
+        flat = sel + start  # flattened (b, row, col)
+        b_row = torch.div(flat, width, rounding_mode="floor")
+        b = torch.div(b_row, height, rounding_mode="floor")
+        qx = qx_of_col.index_select(0, flat - b_row * width).unsqueeze(1)  # (K, 1)
+        qy = qy_of_row.index_select(0, b_row - b * height).unsqueeze(1)
+        k = coeffs.index_select(0, b * n_faces + fi.index_select(0, sel))  # (K, 15)
+        bary_k = k[:, 6:9] * (qy - k[:, 3:6]) - k[:, 9:12] * (qx - k[:, 0:3])  # (K, 3)
+        bary.index_put_((flat,), bary_k)
+        depth.index_put_((flat,), (bary_k * k[:, 12:15]).sum(1))
     return bary.view(batch, height, width, 3), depth.view(batch, height, width)

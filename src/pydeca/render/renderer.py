@@ -10,6 +10,7 @@ sample in a batch, the caller's tensors are never modified, and the depth normal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -21,9 +22,16 @@ from pydeca.geometry.normals import vertex_normals
 
 from .interpolate import interpolate_face_attributes, interpolate_vertex_attributes
 from .rasterize import Fragments, rasterize
-from .shading import directional_shading
+from .shading import directional_shading, sh_shading
 
-__all__ = ["SHAPE_GREY", "SHAPE_MASK_NORMAL_Z", "MeshRenderer", "ShapeRender"]
+__all__ = [
+    "SHAPE_GREY",
+    "SHAPE_MASK_NORMAL_Z",
+    "MeshRenderer",
+    "ShapeRender",
+    "extract_texture",
+    "row_tiles",
+]
 
 SHAPE_GREY = 180.0 / 255.0
 """Albedo of the grey shape render (the original's upstream value; the Apple fork used 112/255)."""
@@ -80,8 +88,11 @@ class MeshRenderer(nn.Module):
         size: int | tuple[int, int] = 224,
         background: Tensor | None = None,
         fragments: Fragments | None = None,
+        *,
+        light: Tensor | None = None,
+        vertices: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Render the mesh textured with a UV map, unlit (DECA's ``rendered_images``).
+        """Render the mesh textured with a UV map (DECA's ``rendered_images``), unlit by default.
 
         Args:
             trans_verts: (B, V, 3) NDC vertices.
@@ -89,6 +100,9 @@ class MeshRenderer(nn.Module):
             size: output (H, W) or H = W.
             background: optional (B, C, H, W) image to composite over (default black).
             fragments: reuse a rasterisation of ``trans_verts`` at ``size``.
+            light: optional (B, 9, 3) SH coefficients: multiply by the SH shading of the
+                interpolated world normals of ``vertices`` (the 2021 training renders).
+            vertices: (B, V, 3) world vertices, required with ``light``.
 
         Returns:
             ``(images (B, C, H, W), alpha (B, 1, H, W))``.
@@ -97,6 +111,13 @@ class MeshRenderer(nn.Module):
         alpha = (fragments.face_index >= 0).unsqueeze(1).to(texture.dtype)
         grid = self.uv_grid(fragments).to(texture.dtype)
         images = F.grid_sample(texture, grid, mode="bilinear", align_corners=False) * alpha
+        if light is not None:
+            if vertices is None:
+                raise ValueError("render_texture: pass the world vertices to light the render")
+            normals = interpolate_vertex_attributes(
+                fragments, vertex_normals(vertices, self.faces), self.faces
+            )
+            images = images * sh_shading(normals, light.to(images))
         if background is not None:
             images = images + background * (1 - alpha)
         return images, alpha
@@ -110,6 +131,7 @@ class MeshRenderer(nn.Module):
         uv_detail_normals: Tensor | None = None,
         background: Tensor | None = None,
         fragments: Fragments | None = None,
+        view_normals: Tensor | None = None,
     ) -> ShapeRender:
         """DECA's grey shape render: albedo 180/255 under five directional lights of intensity 1.7.
 
@@ -121,13 +143,16 @@ class MeshRenderer(nn.Module):
                 re-normalised) and used instead of the interpolated vertex normals.
             background: optional (B, 3, H, W) image shown where alpha is 0 (default black).
             fragments: reuse a rasterisation of ``trans_verts`` at ``size``.
+            view_normals: (B, V, 3) camera-space vertex normals for the back-facing mask; default:
+                the normals of ``trans_verts`` (pass the crop-NDC normals when ``trans_verts`` are in
+                the anisotropic NDC of a non-square photo).
         """
         check_shapes(vertices=(vertices, "B V 3"), trans_verts=(trans_verts, "B V 3"))
         fragments = fragments if fragments is not None else self.rasterize(trans_verts, size)
         coverage = (fragments.face_index >= 0).unsqueeze(1).to(vertices.dtype)
-        camera_normals = interpolate_vertex_attributes(
-            fragments, vertex_normals(trans_verts, self.faces), self.faces
-        )
+        if view_normals is None:
+            view_normals = vertex_normals(trans_verts, self.faces)
+        camera_normals = interpolate_vertex_attributes(fragments, view_normals, self.faces)
         alpha = coverage * (camera_normals[:, 2:3] < SHAPE_MASK_NORMAL_Z).to(vertices.dtype)
         grid = self.uv_grid(fragments).to(vertices.dtype)
         if uv_detail_normals is None:
@@ -182,3 +207,21 @@ def extract_texture(
     grid = uv_positions_ndc[:, :2].permute(0, 2, 3, 1).to(images.dtype)
     sampled = F.grid_sample(images, grid, mode="bilinear", align_corners=False)
     return sampled * face_eye_mask + uv_texture * (1 - face_eye_mask)
+
+
+def row_tiles(
+    trans_verts: Tensor, size: tuple[int, int], max_pixels: int = 1 << 21
+) -> Iterator[tuple[slice, Tensor, tuple[int, int]]]:
+    """Split a render of ``size`` = (H, W) into bands of rows, to bound memory on large photos.
+
+    Yields ``(rows, band_verts, (h, W))``: ``band_verts`` are ``trans_verts`` re-expressed in the NDC
+    of the band (y rescaled so the band's pixel centres sit where a full render puts them), so
+    rendering each band at (h, W) and stacking the results along rows equals one full render.
+    """
+    height, width = size
+    step = max(1, min(height, max_pixels // max(width, 1)))
+    for top in range(0, height, step):
+        rows = min(step, height - top)
+        band = trans_verts.clone()
+        band[..., 1] = (band[..., 1] + 1) * (height / rows) - 1 - 2 * top / rows
+        yield slice(top, top + rows), band, (rows, width)

@@ -1,0 +1,392 @@
+"""``deca transfer``: put the expression of other faces on one identity (reference §3.2).
+
+The identity (a photo, or a ``<name>.npz`` parameter file written by ``deca reconstruct``) keeps
+its shape, detail code, texture, camera and global head pose; each expression input (photo or
+parameter file) supplies its expression code and jaw pose. The detail decoder is conditioned on the
+new jaw pose and expression, so the identity's wrinkles follow the new expression.
+
+Outputs in ``OUT`` per expression ``<exp>``: ``<id>_to_<exp>.jpg`` = input crop | identity shape
+with detail | transferred shape with detail | transferred face textured with the identity's
+texture (224 pixels high, a red banner for demo assets); with ``save_meshes`` / ``save_params`` the
+files ``deca reconstruct`` writes, under ``OUT/<id>_to_<exp>/``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pydeca.apps.outputs import OutputOptions, save_face
+from pydeca.apps.pipeline import FaceResult, prepare_faces, reconstruct_faces
+from pydeca.apps.reconstruct import RunSummary
+from pydeca.constants import CROP_SIZE
+from pydeca.detect import get_detector
+from pydeca.errors import InputError, PydecaError
+from pydeca.io.images import list_inputs, load_image, save_image
+from pydeca.io.params import load_params
+from pydeca.model import DECA, Reconstruction
+from pydeca.nets import Codes
+from pydeca.render.visualize import add_banner, panel_grid, to_uint8
+
+__all__ = [
+    "GREY_TEXTURE",
+    "PARAM_SUFFIXES",
+    "TransferOptions",
+    "codes_from_params",
+    "expand_inputs",
+    "face_from_params",
+    "load_expressions",
+    "load_face",
+    "render_panels",
+    "run_transfer",
+    "transfer_codes",
+    "transfer_expression",
+    "transfer_grid",
+]
+
+PARAM_SUFFIXES = (".npz", ".json")
+"""Suffixes of parameter files written by ``deca reconstruct``."""
+
+GREY_TEXTURE = 0.7
+"""Texture value used when a parameter file comes with no texture and there is no albedo model."""
+
+
+@dataclass
+class TransferOptions:
+    """What ``deca transfer`` writes and how it finds faces."""
+
+    save_meshes: bool = False
+    """Write ``<id>_to_<exp>/<id>_to_<exp>.obj`` (+ ``_detail.obj``, texture, normal map)."""
+    save_params: bool = False
+    """Write ``<id>_to_<exp>/<id>_to_<exp>.npz`` / ``.json`` (codes, landmarks)."""
+    save_vis: bool = True
+    """Write ``<id>_to_<exp>.jpg``."""
+    detector: str = "auto"
+    texture: str = "extract"
+    """How the identity's texture is taken from its photo (see :meth:`DECA.decode`)."""
+
+
+# ---------------------------------------------------------------------------------------- inputs
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files, folders and globs → image and parameter files, in order.
+
+    A path with a suffix in :data:`PARAM_SUFFIXES` is a parameter file; everything else is expanded
+    by :func:`pydeca.io.images.list_inputs` (folders also contribute their ``.npz`` files).
+
+    Raises:
+        InputError: a path does not exist or names no usable file.
+    """
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.suffix.lower() in PARAM_SUFFIXES:
+            if not path.is_file():
+                raise InputError(f"{path}: parameter file not found; check the path")
+            found.append(path)
+            continue
+        if path.is_dir():
+            params = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".npz")
+            files = _images_or_none(path) + params
+            if not files:
+                raise InputError(f"{path}: folder holds no image or .npz parameter file")
+            found += files
+            continue
+        found += list_inputs([item])
+    return list(dict.fromkeys(found))
+
+
+def _images_or_none(folder: Path) -> list[Path]:
+    try:
+        return list_inputs([folder])
+    except InputError:
+        return []
+
+
+def _grey_crop(model: DECA) -> Tensor:
+    return torch.full((1, 3, CROP_SIZE, CROP_SIZE), 0.5, device=model.device)
+
+
+def _file_texture(model: DECA, params_path: Path) -> Tensor | None:
+    """The ``<name>.png`` texture ``deca reconstruct`` writes beside ``<name>.npz``, if usable."""
+    png = params_path.with_suffix(".png")
+    if not png.is_file():
+        return None
+    try:
+        image = load_image(png)
+    except (InputError, OSError):
+        return None
+    if image.shape[:2] != (model.uv_size, model.uv_size):
+        return None
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255.0).to(model.device)
+
+
+def face_from_params(model: DECA, path: str | Path) -> FaceResult:
+    """A :class:`FaceResult` decoded from a parameter file of ``deca reconstruct``.
+
+    The texture is, in order of preference: the ``<name>.png`` written beside the file (the photo
+    texture), the albedo model's shaded texture, or grey 0.7. There is no photo: ``image`` and
+    ``crop`` are the face rendered with that texture (tform = identity).
+
+    Raises:
+        InputError: the file cannot be read or lacks codes.
+    """
+    path = Path(path)
+    arrays = load_params(path)
+    try:
+        codes = Codes.from_numpy(
+            {k: v[None].astype(np.float32) for k, v in arrays.items() if k in _CODE_NAMES}
+        )
+    except (KeyError, ValueError) as exc:
+        raise InputError(
+            f"{path}: not a DECA parameter file ({exc}); write one with 'deca reconstruct'"
+        ) from exc
+    with torch.inference_mode():
+        rec = model.decode(codes.to(model.device))
+        texture = _file_texture(model, path)
+        if texture is None:
+            texture = rec.uv_texture
+        if texture is None:
+            texture = torch.full((1, 3, model.uv_size, model.uv_size), GREY_TEXTURE, device=model.device)
+        rec.uv_texture_gt = texture
+        crop, _ = model.renderer.render_texture(rec.trans_verts, texture, CROP_SIZE)
+    image = to_uint8(crop[0])
+    return FaceResult(path.stem, image, crop, np.eye(3, dtype=np.float64), rec, model)
+
+
+_CODE_NAMES = ("shape", "tex", "exp", "pose", "cam", "light", "detail")
+
+
+def codes_from_params(arrays: dict[str, np.ndarray]) -> Codes:
+    """B = 1 :class:`Codes` from a loaded parameter file (arrays without batch dimension)."""
+    return Codes.from_numpy(
+        {k: np.asarray(v, np.float32)[None] for k, v in arrays.items() if k in _CODE_NAMES}
+    )
+
+
+def load_face(model: DECA, path: str | Path, detector=None, texture: str = "extract") -> FaceResult:
+    """Reconstruct the largest face of a photo, or decode a parameter file (``.npz`` / ``.json``).
+
+    Args:
+        model: the DECA model.
+        path: image or parameter file.
+        detector: a :class:`~pydeca.detect.FaceDetector` (default: ``get_detector("auto")``).
+        texture: texture mode for photos (see :meth:`DECA.decode`).
+
+    Raises:
+        InputError: unreadable input, no face (``NoFaceError``), non-finite codes.
+    """
+    path = Path(path)
+    if path.suffix.lower() in PARAM_SUFFIXES:
+        return face_from_params(model, path)
+    detector = detector if detector is not None else get_detector("auto")
+    prepared = prepare_faces(load_image(path), path.stem, detector, path)
+    results, failures = reconstruct_faces(model, prepared, texture)
+    if failures:
+        raise InputError("; ".join(failures.values()))
+    return results[0]
+
+
+def load_expressions(
+    model: DECA, paths: Sequence[Path], detector=None
+) -> tuple[list[str], Codes | None, dict[str, str]]:
+    """Codes of expression inputs: photos are detected, cropped and encoded in one batch.
+
+    Returns:
+        ``(names, codes (E, ...), failures)`` — ``codes`` is ``None`` when every input failed;
+        ``failures`` maps an input to its error message.
+    """
+    names: list[str] = []
+    items: list[Codes | Tensor] = []
+    failures: dict[str, str] = {}
+    for path in paths:
+        try:
+            if path.suffix.lower() in PARAM_SUFFIXES:
+                items.append(codes_from_params(load_params(path)))
+            else:
+                detector = detector if detector is not None else get_detector("auto")
+                items.append(prepare_faces(load_image(path), path.stem, detector, path)[0].crop)
+        except (PydecaError, KeyError, ValueError, OSError) as exc:
+            failures[str(path)] = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            continue
+        names.append(path.stem)
+    crops = [item for item in items if isinstance(item, Tensor)]
+    encoded: list[Codes] = []
+    if crops:
+        with torch.inference_mode():
+            batch = model.encode(torch.stack(crops).to(model.device))
+        encoded = [batch[i] for i in range(len(crops))]
+    encoded.reverse()
+    codes = [item.to(model.device) if isinstance(item, Codes) else encoded.pop() for item in items]
+    codes = [Codes(c.shape, c.tex, c.exp, c.pose, c.cam, c.light) for c in codes]  # detail unused
+    return names, (Codes.cat(codes) if codes else None), failures
+
+
+# ---------------------------------------------------------------------------------------- core
+def transfer_codes(identity: Codes, expression: Codes) -> Codes:
+    """The identity's codes with the expression's ``exp`` and jaw pose (``pose[:, 3:]``).
+
+    Args:
+        identity: B = 1 (broadcast) or B = E codes.
+        expression: E codes.
+
+    Returns:
+        E codes: identity ``shape, tex, cam, light, detail`` and global pose ``pose[:, :3]``;
+        expression ``exp`` and jaw pose.
+    """
+    expression = expression.to(identity.shape.device, identity.shape.dtype)
+    count = expression.batch_size
+    if identity.batch_size == 1 and count != 1:
+        identity = identity[[0] * count]
+    pose = torch.cat([identity.pose[:, :3], expression.pose[:, 3:]], dim=1)
+    return replace(identity, exp=expression.exp.clone(), pose=pose)
+
+
+def transfer_expression(
+    model: DECA, identity: FaceResult | Codes, expression: Codes, *, texture: Tensor | None = None
+) -> Reconstruction:
+    """Decode the identity with each expression's ``exp`` and jaw pose (reference §3.2).
+
+    The detail decoder sees the new jaw pose and expression with the identity's detail code, so
+    ``uv_z = D_detail(jaw_exp, exp_exp, detail_id)``.
+
+    Args:
+        model: the DECA model.
+        identity: a reconstructed face (B = 1) or its codes (B = 1 or E).
+        expression: E codes supplying ``exp`` (E, 50) and ``pose[:, 3:]`` (E, 3).
+        texture: (1 or E, 3, R, R) texture for ``uv_texture_gt``; default the identity's
+            ``uv_texture_gt`` when ``identity`` is a :class:`FaceResult` (else ``None``).
+
+    Returns:
+        An E-face :class:`Reconstruction` whose ``uv_texture_gt`` is the identity's texture.
+    """
+    identity_codes = identity.codes if isinstance(identity, FaceResult) else identity
+    if texture is None and isinstance(identity, FaceResult):
+        texture = identity.reconstruction.uv_texture_gt
+    codes = transfer_codes(identity_codes.to(model.device), expression)
+    with torch.inference_mode():
+        rec = model.decode(codes, detail_expression=codes)
+    if texture is not None:
+        rec.uv_texture_gt = texture.to(model.device).expand(codes.batch_size, -1, -1, -1)
+    return rec
+
+
+def render_panels(model: DECA, rec: Reconstruction, size: int = CROP_SIZE) -> dict[str, Tensor]:
+    """Shape-with-detail and textured renders of a batch: ``{"shape_detail", "textured"}``.
+
+    Returns:
+        (B, 3, size, size) images in [0, 1]; ``textured`` is absent without any texture.
+    """
+    renderer = model.renderer
+    with torch.inference_mode():
+        fragments = renderer.rasterize(rec.trans_verts, size)
+        shape = renderer.render_shape(
+            rec.vertices, rec.trans_verts, size, uv_detail_normals=rec.uv_detail_normals, fragments=fragments
+        )
+        out = {"shape_detail": shape.images}
+        texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.uv_texture
+        if texture is not None:
+            out["textured"], _ = renderer.render_texture(rec.trans_verts, texture, size, fragments=fragments)
+    return out
+
+
+def transfer_grid(model: DECA, identity: FaceResult, transferred: Reconstruction) -> list[np.ndarray]:
+    """``[input crop | identity shape+detail | transferred shape+detail | transferred textured]``.
+
+    Returns:
+        One (224, 896, 3) uint8 image per transferred face (banner for demo assets).
+    """
+    ident = render_panels(model, identity.reconstruction)["shape_detail"][0]
+    panels = render_panels(model, transferred)
+    grids = []
+    for i in range(transferred.batch_size):
+        row = [identity.crop[0], ident, panels["shape_detail"][i]]
+        if "textured" in panels:
+            row.append(panels["textured"][i])
+        grid = panel_grid([to_uint8(image) for image in row], height=CROP_SIZE)
+        grids.append(add_banner(grid) if transferred.is_demo else grid)
+    return grids
+
+
+# ---------------------------------------------------------------------------------------- app
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr)
+
+
+def run_transfer(
+    identity: str | Path,
+    expressions: Sequence[str | Path],
+    output: str | Path,
+    options: TransferOptions | None = None,
+    *,
+    assets: str | Path | None = None,
+    device: str = "auto",
+    quiet: bool = False,
+    model: DECA | None = None,
+) -> RunSummary:
+    """Transfer every expression input onto the identity and write the results into ``output``.
+
+    Args:
+        identity: photo or parameter file (``.npz``/``.json`` from ``deca reconstruct``).
+        expressions: photos, parameter files, folders or globs.
+        output: output folder (created).
+        options: what to write (:class:`TransferOptions`).
+        assets: asset directory or ``"demo"`` (ignored when ``model`` is given).
+        device: ``"auto"``, ``"cpu"``, ``"mps"`` or ``"cuda"`` (ignored when ``model`` is given).
+        quiet: no progress messages on stderr.
+        model: an already loaded model.
+
+    Returns:
+        :class:`RunSummary`: ``outputs`` maps ``<id>_to_<exp>`` to its files; failed expression
+        inputs are in ``failed`` (the run goes on).
+
+    Raises:
+        InputError: the identity cannot be used (unreadable, no face), or no expression input given.
+    """
+    options = options or TransferOptions()
+    start = time.perf_counter()
+    out_dir = Path(output)
+    model = model or DECA.load(assets, device=device)
+    summary = RunSummary(demo=model.is_demo)
+    if model.is_demo:
+        _say(quiet, "deca: using the generated DEMO asset pack - outputs are not real reconstructions")
+    detector = None if options.detector is None else get_detector(options.detector)
+    face = load_face(model, identity, detector, options.texture)
+    paths = expand_inputs(expressions)
+    if not paths:
+        raise InputError("deca transfer: no expression input given; pass photos or .npz files")
+    names, codes, failures = load_expressions(model, paths, detector)
+    summary.failed.update(failures)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if codes is not None:
+        rec = transfer_expression(model, face, codes)
+        grids = transfer_grid(model, face, rec) if options.save_vis else [None] * len(names)
+        files_options = OutputOptions(
+            save_obj=options.save_meshes,
+            save_vis=False,
+            save_kpt=False,
+            save_depth=False,
+            save_params=options.save_params,
+            render_orig=False,
+        )
+        for i, (exp_name, grid) in enumerate(zip(names, grids, strict=True)):
+            name = f"{face.name}_to_{exp_name}"
+            written = []
+            if grid is not None:
+                written.append(str(save_image(out_dir / f"{name}.jpg", grid)))
+            if options.save_meshes or options.save_params:
+                result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i), model)
+                written += save_face(model, result, out_dir, files_options)
+            summary.outputs[name] = written
+    for label, error in failures.items():
+        _say(quiet, f"deca: failed: {error if label in error else f'{label}: {error}'}")
+    summary.seconds = time.perf_counter() - start
+    _say(quiet, f"deca: {len(summary.outputs)} transferred, {len(summary.failed)} failed -> {out_dir}")
+    return summary

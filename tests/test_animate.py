@@ -1,0 +1,152 @@
+"""The teaser animation (``pydeca.apps.animate``) and the GIF/MP4 writer (``pydeca.io.animation``)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageSequence
+
+from pydeca.apps.animate import (
+    ANIMATION_CAM,
+    AnimationStep,
+    animation_schedule,
+    run_animate,
+    step_codes,
+)
+from pydeca.errors import InputError, ShapeError
+from pydeca.geometry.rotations import euler_to_axis_angle
+from pydeca.io.animation import even_frame, gif_duration_ms, write_animation
+from pydeca.io.params import save_params
+from pydeca.nets import Codes
+
+SH_BAND0 = 0.28209479
+"""First SH constant: light[:, 0] = 1 / SH_BAND0 gives a uniform shading of 1."""
+
+
+def _codes(jaw_x: float = 0.0, exp_scale: float = 0.0, seed: int = 0) -> Codes:
+    generator = torch.Generator().manual_seed(seed)
+    light = torch.zeros(1, 9, 3)
+    light[:, 0] = 1.0 / SH_BAND0
+    pose = torch.tensor([[0.1, 0.2, 0.0, jaw_x, 0.0, 0.0]])
+    return Codes(
+        shape=torch.randn(1, 100, generator=generator) * 0.5,
+        tex=torch.zeros(1, 50),
+        exp=torch.randn(1, 50, generator=generator) * exp_scale,
+        pose=pose,
+        cam=torch.tensor([[9.0, 0.01, -0.02]]),
+        light=light,
+        detail=torch.randn(1, 128, generator=generator),
+    )
+
+
+def _write_codes(path, codes: Codes):
+    save_params(path, {name: value[0] for name, value in codes.to_numpy().items()})
+    return path.with_suffix(".npz")
+
+
+def _read_mp4(path):
+    with av.open(str(path)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return frames
+
+
+def test_default_schedule_is_24_yaw_then_16_jaw_then_expressions():
+    steps = animation_schedule()
+    assert len(steps) == 24 + 16 == 40
+    yaw = [s.degrees for s in steps if s.kind == "yaw"]
+    expected = [0, 5, 10, 15, 20, 25, 30, 25, 20, 15, 10, 5, 0, -5, -10, -15, -20, -25, -30]
+    expected += [-25, -20, -15, -10, -5]
+    assert yaw == expected
+    assert len(yaw) == 24
+    assert [s.degrees for s in steps[24:]] == list(range(0, 31, 2))
+    with_exp = animation_schedule(9)
+    assert len(with_exp) == 49
+    assert [s.expression for s in with_exp[40:]] == list(range(9))
+
+
+def test_step_codes_pose_and_camera():
+    codes = _codes(jaw_x=0.25)
+    expressions = Codes.cat([_codes(jaw_x=0.4, exp_scale=1.0, seed=3)])
+    steps = [
+        AnimationStep("yaw", 30.0),
+        AnimationStep("jaw", 20.0),
+        AnimationStep("expression", expression=0),
+    ]
+    out = step_codes(codes, steps, expressions)
+    assert out.batch_size == 3
+    assert torch.equal(out.cam, torch.tensor([ANIMATION_CAM] * 3))
+    yaw = euler_to_axis_angle(torch.tensor([0.0, math.radians(30.0), 0.0]))
+    torch.testing.assert_close(out.pose[0, :3], yaw)
+    torch.testing.assert_close(
+        out.pose[0, :3], torch.tensor([0.0, math.radians(30.0), 0.0]), atol=1e-6, rtol=0
+    )
+    torch.testing.assert_close(out.pose[0, 3:], codes.pose[0, 3:])  # yaw keeps the face's jaw
+    assert torch.equal(out.exp[:2], codes.exp.expand(2, -1))
+    torch.testing.assert_close(
+        out.pose[1], torch.tensor([0, 0, 0, math.radians(20.0), 0, 0]), atol=1e-6, rtol=0
+    )
+    assert torch.equal(out.pose[2, :3], torch.zeros(3))
+    assert torch.equal(out.pose[2, 3:], expressions.pose[0, 3:])
+    assert torch.equal(out.exp[2], expressions.exp[0])
+    for name in ("shape", "tex", "light", "detail"):
+        assert torch.equal(getattr(out, name), getattr(codes, name).expand_as(getattr(out, name))), name
+    with pytest.raises(InputError):
+        step_codes(codes, [AnimationStep("expression", expression=0)])
+
+
+def test_write_animation_gif_and_mp4(tmp_path):
+    frames = [np.full((21, 33, 3), 40 * i, np.uint8) for i in range(5)]
+    paths = write_animation(tmp_path / "anim", iter(frames), ("gif", "mp4"), fps=10)
+    assert [p.name for p in paths] == ["anim.gif", "anim.mp4"]
+    with Image.open(paths[0]) as gif:
+        assert gif.n_frames == 5
+        assert gif.size == (33, 21)
+        assert gif.info["duration"] == 100
+        assert gif.info["loop"] == 0
+        levels = [np.asarray(f.convert("RGB")).mean() for f in ImageSequence.Iterator(gif)]
+    np.testing.assert_allclose(levels, [0, 40, 80, 120, 160], atol=2)
+    video = _read_mp4(paths[1])
+    assert len(video) == 5
+    assert video[0].shape == (22, 34, 3)
+    with av.open(str(paths[1])) as container:
+        assert container.streams.video[0].average_rate == 10
+    assert gif_duration_ms(30) == 33
+    assert even_frame(frames[0]).shape == (22, 34, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.gif", "anim.mp4"]  # no temp files
+    with pytest.raises(ShapeError):
+        write_animation(tmp_path / "bad", [frames[0], np.zeros((4, 4, 3), np.uint8)], ("gif",))
+    with pytest.raises(InputError):
+        write_animation(tmp_path / "bad", frames, ("avi",))
+    assert not list(tmp_path.glob("bad*"))
+    assert not list(tmp_path.glob(".bad*"))
+
+
+def test_run_animate_writes_gif_and_mp4(demo_model, tmp_path):
+    identity = _write_codes(tmp_path / "in" / "face", _codes())
+    expressions = tmp_path / "exp"
+    _write_codes(expressions / "open", _codes(jaw_x=0.3, exp_scale=2.0, seed=5))
+    steps = [AnimationStep("yaw", d) for d in (0.0, 15.0, 30.0)]
+    steps += [AnimationStep("jaw", 25.0), AnimationStep("expression", expression=0)]
+    summary = run_animate(
+        [identity], tmp_path / "out", expressions_dir=expressions, model=demo_model, steps=steps, quiet=True
+    )
+    assert not summary.failed
+    gif_path, mp4_path = (tmp_path / "out" / f"animation.{ext}" for ext in ("gif", "mp4"))
+    assert summary.outputs["animation"] == [str(gif_path), str(mp4_path)]
+    with Image.open(gif_path) as gif:
+        assert gif.n_frames == len(steps)
+        assert gif.size == (3 * 224, 224)
+        frames = [np.asarray(f.convert("RGB"), dtype=np.float32) for f in ImageSequence.Iterator(gif)]
+    video = _read_mp4(mp4_path)
+    assert len(video) == len(steps)
+    assert video[0].shape == (224, 3 * 224, 3)
+    # The input column is constant; the rendered columns change wherever the pose changes.
+    for a, b in itertools.pairwise(frames):
+        assert np.abs(a[20:, :224] - b[20:, :224]).mean() < 1.0
+        assert np.abs(a[20:, 224:] - b[20:, 224:]).mean() > 1.0
+    assert frames[0][:14, :, 0].mean() > 120  # demo banner

@@ -1,0 +1,153 @@
+"""Expression transfer (``pydeca.apps.transfer``) on the demo asset pack."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pydeca.apps.pipeline import prepare_faces, reconstruct_faces
+from pydeca.apps.transfer import (
+    TransferOptions,
+    face_from_params,
+    run_transfer,
+    transfer_codes,
+    transfer_expression,
+)
+from pydeca.detect import get_detector
+from pydeca.io.images import load_image
+from pydeca.io.params import load_params, save_params
+
+
+@pytest.fixture(scope="module")
+def identity(demo_model, shared):
+    """The demo reconstruction of an already cropped example photo (no detector)."""
+    path = shared / "images" / "examples" / "IMG_0392_inputs.jpg"
+    prepared = prepare_faces(load_image(path), path.stem, get_detector("none"), path)
+    results, failures = reconstruct_faces(demo_model, prepared)
+    assert not failures
+    return results[0]
+
+
+def _expression_codes(codes, jaw_x: float = 0.3, seed: int = 0):
+    """Codes whose expression and jaw differ from ``codes`` (everything else kept)."""
+    generator = torch.Generator().manual_seed(seed)
+    exp = torch.randn(codes.exp.shape, generator=generator) * 1.5
+    pose = codes.pose.clone()
+    pose[:, 3:] = torch.tensor([jaw_x, 0.02, -0.01])
+    cam = torch.tensor([[5.0, 0.1, -0.1]])  # must not leak into the transfer
+    return type(codes)(codes.shape * 0, codes.tex, exp.to(codes.exp), pose, cam, codes.light, codes.detail)
+
+
+def test_transfer_codes_replace_exp_and_jaw_only(identity):
+    expression = _expression_codes(identity.codes)
+    moved = transfer_codes(identity.codes, expression)
+    assert torch.equal(moved.exp, expression.exp)
+    assert torch.equal(moved.pose[:, 3:], expression.pose[:, 3:])
+    for name in ("shape", "tex", "cam", "light", "detail"):
+        assert torch.equal(getattr(moved, name), getattr(identity.codes, name)), name
+    assert torch.equal(moved.pose[:, :3], identity.codes.pose[:, :3])
+
+
+def test_transfer_expression_matches_decode_and_detail_decoder(demo_model, identity):
+    expression = _expression_codes(identity.codes)
+    rec = transfer_expression(demo_model, identity, expression)
+    codes = identity.codes.to(demo_model.device)
+    swapped = type(codes)(
+        codes.shape,
+        codes.tex,
+        expression.exp,
+        torch.cat([codes.pose[:, :3], expression.pose[:, 3:]], dim=1),
+        codes.cam,
+        codes.light,
+        codes.detail,
+    )
+    with torch.inference_mode():
+        expected = demo_model.decode(swapped)
+        uv_z = demo_model.D_detail(torch.cat([expression.pose[:, 3:], expression.exp, codes.detail], dim=1))
+    assert rec.batch_size == 1
+    assert rec.vertices.shape == expected.vertices.shape
+    torch.testing.assert_close(rec.vertices, expected.vertices, atol=1e-6, rtol=0)
+    torch.testing.assert_close(rec.uv_z, uv_z, atol=1e-6, rtol=0)
+    # The expression really changed the face, and the detail follows the new expression.
+    assert (rec.vertices - identity.reconstruction.vertices).abs().max() > 1e-4
+    assert (rec.uv_z - identity.reconstruction.uv_z).abs().max() > 1e-6
+    # The identity's photo texture is kept.
+    assert torch.equal(rec.uv_texture_gt, identity.reconstruction.uv_texture_gt)
+
+
+def test_transfer_expression_batch_of_two(demo_model, identity):
+    from pydeca.nets import Codes
+
+    expressions = Codes.cat(
+        [_expression_codes(identity.codes, 0.1, 1), _expression_codes(identity.codes, 0.4, 2)]
+    )
+    rec = transfer_expression(demo_model, identity.codes, expressions)
+    assert rec.batch_size == 2
+    assert rec.uv_texture_gt is None
+    single = transfer_expression(demo_model, identity.codes, expressions[1])
+    torch.testing.assert_close(rec.vertices[1:], single.vertices, atol=1e-6, rtol=0)
+
+
+def test_run_transfer_from_images_writes_grid_meshes_and_params(demo_model, identity, shared, tmp_path):
+    photo = shared / "images" / "examples" / "IMG_0392_inputs.jpg"
+    expression = shared / "images" / "exp" / "7.jpg"
+    options = TransferOptions(save_params=True, detector="none")
+    summary = run_transfer(photo, [expression], tmp_path, options, model=demo_model, quiet=True)
+    name = "IMG_0392_inputs_to_7"
+    assert list(summary.outputs) == [name]
+    assert not summary.failed
+    assert summary.demo
+    grid = np.asarray(Image.open(tmp_path / f"{name}.jpg"))
+    assert grid.shape == (224, 4 * 224, 3)
+    assert grid[:14].reshape(-1, 3).mean(axis=0)[0] > 120  # red demo banner on top
+    for suffix in (".npz", ".json"):
+        assert (tmp_path / name / f"{name}{suffix}").is_file(), suffix
+    assert not (tmp_path / name / f"{name}.obj").exists()
+    params = load_params(tmp_path / name / f"{name}.npz")
+    assert json.loads(str(params["meta_json"]))["demo"] is True
+    ident = identity.codes.to_numpy()
+    np.testing.assert_allclose(params["shape"], ident["shape"][0], atol=1e-6)
+    np.testing.assert_allclose(params["cam"], ident["cam"][0], atol=1e-6)
+    np.testing.assert_allclose(params["pose"][:3], ident["pose"][0, :3], atol=1e-6)
+    assert np.abs(params["exp"] - ident["exp"][0]).max() > 1e-4  # the expression photo's code
+
+
+def test_run_transfer_from_parameter_files(demo_model, identity, tmp_path):
+    identity.save(tmp_path / "in", formats=("npz",))
+    identity_npz = tmp_path / "in" / identity.name / f"{identity.name}.npz"
+    expression = _expression_codes(identity.codes)
+    save_params(tmp_path / "in" / "smile", {k: v[0] for k, v in expression.to_numpy().items()})
+    options = TransferOptions(save_meshes=True, save_params=True)
+    summary = run_transfer(
+        identity_npz, [tmp_path / "in" / "smile.npz"], tmp_path / "out", options, model=demo_model
+    )
+    name = f"{identity.name}_to_smile"
+    assert list(summary.outputs) == [name]
+    assert not summary.failed
+    assert np.asarray(Image.open(tmp_path / "out" / f"{name}.jpg")).shape == (224, 896, 3)
+    for suffix in (".obj", "_detail.obj", ".png", "_normals.png", ".npz", ".json"):
+        assert (tmp_path / "out" / name / f"{name}{suffix}").is_file(), suffix
+    params = load_params(tmp_path / "out" / name / f"{name}.npz")
+    np.testing.assert_allclose(params["exp"], expression.exp[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(params["pose"][3:], expression.pose[0, 3:].numpy(), atol=1e-6)
+    np.testing.assert_allclose(params["shape"], identity.codes.shape[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(params["detail"], identity.codes.detail[0].numpy(), atol=1e-6)
+
+
+def test_face_from_params_texture_fallbacks(demo_model, identity, tmp_path):
+    identity.save(tmp_path, formats=("npz",))
+    npz = tmp_path / identity.name / f"{identity.name}.npz"
+    face = face_from_params(demo_model, npz)  # no texture file: the albedo model's texture
+    torch.testing.assert_close(face.reconstruction.uv_texture_gt, face.reconstruction.uv_texture)
+    assert face.crop.shape == (1, 3, 224, 224)
+    assert face.image.shape == (224, 224, 3)
+    texture = np.zeros((256, 256, 3), np.uint8)
+    texture[..., 1] = 255
+    Image.fromarray(texture).save(npz.with_suffix(".png"))  # what 'deca reconstruct --save-obj' writes
+    face = face_from_params(demo_model, npz)
+    assert face.reconstruction.uv_texture_gt[0, 1].min() == 1.0
+    assert face.reconstruction.uv_texture_gt[0, 0].max() == 0.0
