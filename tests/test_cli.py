@@ -60,3 +60,16 @@ def test_unknown_subcommand_is_a_usage_error():
     with pytest.raises(SystemExit) as info:
         main(["frobnicate"])
     assert info.value.code == 2
+
+
+def test_animation_commands_are_wired(tmp_path: Path, capsys, demo_cache: Path, monkeypatch):
+    monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
+    not_a_video = tmp_path / "clip.mp4"
+    not_a_video.write_text("not a video")
+    status = main(["video", str(not_a_video), "-o", str(tmp_path / "v"), "--assets", "demo", "--quiet"])
+    assert status == 2
+    assert "clip.mp4" in capsys.readouterr().err
+    for command in ("transfer", "animate", "video"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0

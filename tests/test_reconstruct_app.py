@@ -244,3 +244,16 @@ def test_non_finite_codes_fail_that_face(shared: Path, demo_model, monkeypatch):
     results, failures = reconstruct_faces(demo_model, prepared)
     assert results == []
     assert "non-finite" in failures["alfw1"]
+
+
+def test_large_and_expression_photos(shared: Path, tmp_path: Path, cache_env):
+    """The teaser photos (up to 3.2 MB, several megapixels) and the expression set reconstruct."""
+    out = tmp_path / "out"
+    inputs = [str(shared / "images" / "teaser"), str(shared / "images" / "exp" / "4.jpg")]
+    assert run_cli(inputs, out, "--no-save-obj", "--no-save-kpt", "--no-save-depth", "--batch-size", "4") == 0
+    for photo in [*sorted((shared / "images" / "teaser").glob("*.jpg")), shared / "images" / "exp" / "4.jpg"]:
+        vis = Image.open(out / f"{photo.stem}_vis_original_size.jpg")
+        width, height = Image.open(photo).size
+        assert vis.size[1] == min(512, height)
+        with np.load(out / photo.stem / f"{photo.stem}.npz") as params:
+            assert params["landmarks2d_image_px"][:, 0].max() <= 1.1 * width

@@ -31,12 +31,11 @@ def interpolate_face_attributes(fragments: Fragments, face_attrs: torch.Tensor) 
             f"got {tuple(face_attrs.shape)}"
         )
     channels = face_attrs.shape[3]
-    fidx = fragments.face_index.clamp(min=0).view(batch, -1, 1, 1).expand(-1, -1, 3, channels)
-    corners = torch.gather(face_attrs, 1, fidx)  # (B, H·W, 3, C)
-    bary = fragments.bary.to(face_attrs.dtype).view(batch, -1, 3, 1)
-    mask = fragments.mask.view(batch, -1, 1).to(face_attrs.dtype)
-    out = (corners * bary).sum(2) * mask  # (B, H·W, C)
-    return out.view(batch, height, width, channels).permute(0, 3, 1, 2)
+    batch_ids, pixels, faces_hit, bary = _covered(fragments, face_attrs.dtype)
+    flat = face_attrs.reshape(batch * face_attrs.shape[1], 3, channels)
+    corners = flat[batch_ids * face_attrs.shape[1] + faces_hit]  # (N, 3, C), covered pixels only
+    values = (corners * bary.unsqueeze(-1)).sum(1)
+    return _scatter_image(values, batch_ids, pixels, (batch, channels, height, width))
 
 
 def interpolate_vertex_attributes(
@@ -63,12 +62,33 @@ def interpolate_vertex_attributes(
     if faces.ndim == 2:
         faces = faces.unsqueeze(0).expand(batch, -1, -1)
     faces = faces.to(device=attrs.device, dtype=torch.int64)
-    channels = attrs.shape[-1]
-    fidx = fragments.face_index.clamp(min=0).view(batch, -1)  # (B, H·W)
-    tri = torch.gather(faces, 1, fidx.unsqueeze(-1).expand(-1, -1, 3))  # (B, H·W, 3)
-    corners = torch.gather(attrs, 1, tri.reshape(batch, -1, 1).expand(-1, -1, channels))
-    corners = corners.view(batch, -1, 3, channels)
-    bary = fragments.bary.to(attrs.dtype).view(batch, -1, 3, 1)
-    mask = fragments.mask.view(batch, -1, 1).to(attrs.dtype)
-    out = (corners * bary).sum(2) * mask
+    num_verts, channels = attrs.shape[1], attrs.shape[2]
+    batch_ids, pixels, faces_hit, bary = _covered(fragments, attrs.dtype)
+    flat_attrs = attrs.reshape(batch * num_verts, channels)
+    corner_ids = (
+        faces.reshape(-1, 3)[batch_ids * faces.shape[1] + faces_hit] + (batch_ids * num_verts)[:, None]
+    )
+    # Three gathers of (N, C) instead of one (N, 3, C) product: less memory on large images.
+    values = sum(flat_attrs[corner_ids[:, k]] * bary[:, k, None] for k in range(3))
+    return _scatter_image(values, batch_ids, pixels, (batch, channels, height, width))
+
+
+def _covered(
+    fragments: Fragments, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Covered pixels: batch ids (N,), flat pixel ids (N,), their faces (N,), barycentrics (N, 3)."""
+    batch = fragments.face_index.shape[0]
+    flat_index = fragments.face_index.reshape(batch, -1)
+    batch_ids, pixels = torch.nonzero(flat_index >= 0, as_tuple=True)
+    bary = fragments.bary.reshape(batch, -1, 3)[batch_ids, pixels].to(dtype)
+    return batch_ids, pixels, flat_index[batch_ids, pixels], bary
+
+
+def _scatter_image(
+    values: torch.Tensor, batch_ids: torch.Tensor, pixels: torch.Tensor, shape: tuple[int, int, int, int]
+) -> torch.Tensor:
+    """(N, C) values of covered pixels → (B, C, H, W) image with zeros elsewhere."""
+    batch, channels, height, width = shape
+    out = values.new_zeros(batch, height * width, channels)
+    out = out.index_put((batch_ids, pixels), values)
     return out.view(batch, height, width, channels).permute(0, 3, 1, 2)
