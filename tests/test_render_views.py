@@ -148,3 +148,14 @@ def test_photo_views_on_a_large_photo(reference_model, decoded):
     assert cols.max() <= np.ceil(px[:, 0].max())
     assert changed.mean() > 0.05
     assert np.all(views["inputs"] == photo)
+
+
+def test_render_shapes_equals_two_render_shape_calls(reference_model, decoded):
+    rec, _ = decoded
+    renderer = reference_model.renderer
+    with torch.inference_mode():
+        coarse, detail = renderer.render_shapes(rec.vertices, rec.trans_verts, rec.uv_detail_normals, 224)
+        torch.testing.assert_close(coarse.images, renderer.render_shape(rec.vertices, rec.trans_verts).images)
+        single = renderer.render_shape(rec.vertices, rec.trans_verts, uv_detail_normals=rec.uv_detail_normals)
+    torch.testing.assert_close(detail.images, single.images)
+    assert float((detail.images - coarse.images).abs().max()) > 0.01  # the detail shows

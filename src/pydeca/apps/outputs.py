@@ -27,9 +27,8 @@ import numpy as np
 import torch
 
 from pydeca import __version__
-from pydeca.apps.pipeline import FaceResult
+from pydeca.apps.pipeline import FaceResult, landmarks_in_photo
 from pydeca.constants import CROP_SIZE
-from pydeca.detect.crop import uncrop_points
 from pydeca.geometry.camera import ndc_to_pixels
 from pydeca.geometry.dense_mesh import dense_vertices
 from pydeca.io.atomic import atomic_write, atomic_write_bytes
@@ -89,13 +88,6 @@ class OutputOptions:
             save_images="images" in chosen,
             render_orig="orig" in chosen,
         )
-
-
-def landmarks_in_photo(result: FaceResult, key: str) -> np.ndarray:
-    """(68, 2) landmarks ``key`` (``landmarks2d`` / ``landmarks3d``) in photo pixels (x = column)."""
-    ndc = getattr(result.reconstruction, key)[0].detach().float().cpu()
-    crop_px = ndc_to_pixels(ndc[:, :2], CROP_SIZE).numpy()
-    return np.asarray(uncrop_points(crop_px[None], result.tform[None])[0])
 
 
 def parameter_arrays(result: FaceResult) -> dict[str, np.ndarray]:

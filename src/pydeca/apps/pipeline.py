@@ -15,11 +15,13 @@ import torch
 
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import detect_faces
-from pydeca.detect.crop import face_transform, warp_crop
+from pydeca.detect.crop import face_transform, uncrop_points, warp_crop
 from pydeca.errors import InputError, NoFaceError
+from pydeca.geometry.camera import ndc_to_pixels
 from pydeca.model import DECA, Reconstruction
+from pydeca.nets import Codes
 
-__all__ = ["FaceResult", "PreparedFace", "prepare_faces", "reconstruct_faces"]
+__all__ = ["FaceResult", "PreparedFace", "landmarks_in_photo", "prepare_faces", "reconstruct_faces"]
 
 
 @dataclass
@@ -48,20 +50,18 @@ class FaceResult:
     tform: np.ndarray
     """(3, 3) photo pixel → crop pixel similarity."""
     reconstruction: Reconstruction
-    model: DECA = field(repr=False, default=None)
+    model: DECA | None = field(repr=False, default=None)
     """The model that made it (its topology and renderer are needed to write files)."""
 
     @property
-    def codes(self):
+    def codes(self) -> Codes:
         """The face's :class:`~pydeca.nets.Codes` (B = 1)."""
         return self.reconstruction.codes
 
     @property
     def landmarks(self) -> np.ndarray:
         """(68, 2) 2D landmarks in photo pixels (x = column, y = row)."""
-        from pydeca.apps.outputs import landmarks_in_photo
-
-        return landmarks_in_photo(self, "landmarks2d")[:, :2]
+        return landmarks_in_photo(self, "landmarks2d")
 
     @property
     def mesh(self):
@@ -82,6 +82,13 @@ class FaceResult:
         from pydeca.apps.outputs import OutputOptions, save_face
 
         return save_face(self.model, self, Path(out_dir), OutputOptions.from_formats(formats))
+
+
+def landmarks_in_photo(result: FaceResult, key: str) -> np.ndarray:
+    """(68, 2) landmarks ``key`` (``landmarks2d`` / ``landmarks3d``) in photo pixels (x = column)."""
+    ndc = getattr(result.reconstruction, key)[0].detach().float().cpu()
+    crop_px = ndc_to_pixels(ndc[:, :2], CROP_SIZE).numpy()
+    return np.asarray(uncrop_points(crop_px[None], result.tform[None])[0])
 
 
 def prepare_faces(

@@ -237,10 +237,9 @@ def _render_panels(
         view_normals = vertex_normals(rec.trans_verts, model.renderer.faces)
         fragments = model.renderer.rasterize(verts, panel_hw)
         common = {"fragments": fragments, "view_normals": view_normals}
-        detail = model.renderer.render_shape(
-            rec.vertices, verts, panel_hw, uv_detail_normals=rec.uv_detail_normals, **common
+        coarse, detail = model.renderer.render_shapes(
+            rec.vertices, verts, rec.uv_detail_normals, panel_hw, **common
         )
-        coarse = model.renderer.render_shape(rec.vertices, verts, panel_hw, **common)
         bg = torch.from_numpy(np.stack(photos)).to(model.device).permute(0, 3, 1, 2).float().div_(255.0)
         weight = coarse.alpha * OVERLAY_OPACITY
         overlay = coarse.images * weight + bg * (1.0 - weight)

@@ -8,17 +8,14 @@ leaves no half-written animation.
 * GIF: ``duration = round(1000 / fps)`` milliseconds per frame (GIF stores centiseconds, so
   ``fps`` = 10 is exact, 30 becomes 33 ms), ``loop=0`` (repeat forever).
 * MP4: H.264 (``libx264``) when PyAV's FFmpeg has it, else MPEG-4 part 2 (``mpeg4``); ``yuv420p``
-  pixels, so odd widths/heights are padded with black to even sizes (bottom row / right column).
+  pixels, so odd widths/heights are padded to even sizes (see :class:`~pydeca.io.video_writer.VideoWriter`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -26,21 +23,17 @@ from PIL import Image
 from pydeca.errors import InputError, ShapeError
 
 from .atomic import atomic_write
+from .video_writer import VideoWriter
 
 __all__ = [
     "ANIMATION_FORMATS",
     "AnimationWriter",
-    "even_frame",
     "gif_duration_ms",
-    "mp4_codec",
     "write_animation",
 ]
 
 ANIMATION_FORMATS = ("gif", "mp4")
 """Supported animation formats (file suffixes)."""
-
-MP4_CODECS = ("libx264", "mpeg4")
-"""MP4 video codecs in order of preference."""
 
 
 def gif_duration_ms(fps: float) -> int:
@@ -53,40 +46,6 @@ def gif_duration_ms(fps: float) -> int:
     if not fps > 0:
         raise InputError(f"fps must be positive, got {fps}; pass e.g. --fps 10")
     return max(10, round(1000.0 / fps))
-
-
-def _import_av() -> ModuleType:
-    try:
-        import av  # noqa: PLC0415 - optional at import time
-    except ImportError as exc:  # pragma: no cover - av is a dependency
-        raise InputError("writing MP4 needs PyAV: pip install av (or write only GIF: --format gif)") from exc
-    return av
-
-
-def mp4_codec() -> str:
-    """The MP4 video codec PyAV can encode with here: ``libx264`` if available, else ``mpeg4``."""
-    av = _import_av()
-    for name in MP4_CODECS:
-        try:
-            av.codec.Codec(name, "w")
-        except Exception:  # noqa: S112 - PyAV raises various error types for unknown codecs
-            continue
-        return name
-    raise InputError("PyAV's FFmpeg has neither libx264 nor mpeg4; write GIF instead (--format gif)")
-
-
-def even_frame(frame: np.ndarray) -> np.ndarray:
-    """Pad an (H, W, 3) uint8 frame with black to even H and W (what ``yuv420p`` needs).
-
-    Example:
-        >>> even_frame(np.zeros((3, 5, 3), np.uint8)).shape
-        (4, 6, 3)
-    """
-    height, width = frame.shape[:2]
-    pad_h, pad_w = height % 2, width % 2
-    if not (pad_h or pad_w):
-        return frame
-    return np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)))
 
 
 def _check_frame(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -132,8 +91,7 @@ class AnimationWriter:
         self.count = 0
         self._size: tuple[int, int] | None = None
         self._gif_frames: list[Image.Image] = []
-        self._mp4: dict[str, Any] | None = None
-        self._mp4_context = None
+        self._mp4: VideoWriter | None = None
 
     def __enter__(self) -> AnimationWriter:
         return self
@@ -149,34 +107,15 @@ class AnimationWriter:
             )
         if "mp4" in self.formats:
             if self._mp4 is None:
-                self._open_mp4(frame)
-            self._encode(self._mp4["av"].VideoFrame.from_ndarray(even_frame(frame), format="rgb24"))
-
-    def _open_mp4(self, frame: np.ndarray) -> None:
-        av = _import_av()
-        path = self.stem.with_name(self.stem.name + ".mp4")
-        self._mp4_context = atomic_write(path)
-        tmp = self._mp4_context.__enter__()
-        container = av.open(str(tmp), mode="w")
-        stream = container.add_stream(mp4_codec(), rate=Fraction(self.fps).limit_denominator(1001))
-        height, width = even_frame(frame).shape[:2]
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        self._mp4 = {"av": av, "path": path, "container": container, "stream": stream}
-
-    def _encode(self, frame: Any) -> None:
-        container, stream = self._mp4["container"], self._mp4["stream"]
-        for packet in stream.encode(frame):
-            container.mux(packet)
+                self._mp4 = VideoWriter(self.stem.with_name(self.stem.name + ".mp4"), self.fps)
+            self._mp4.write(frame)
 
     def close(self) -> list[Path]:
         """Finish the files; returns their paths (also in :attr:`paths`)."""
         if self.count == 0:
             raise InputError(f"{self.stem}: no frames to write")
         if self._mp4 is not None:
-            self._encode(None)  # flush the encoder
-            self._mp4["container"].close()
-            self._mp4_context.__exit__(None, None, None)
-            self.paths.append(self._mp4["path"])
+            self.paths.append(self._mp4.close())
             self._mp4 = None
         if self._gif_frames:
             path = self.stem.with_name(self.stem.name + ".gif")
@@ -192,10 +131,7 @@ class AnimationWriter:
     def abort(self) -> None:
         """Drop everything written so far (no file appears)."""
         if self._mp4 is not None:
-            try:
-                self._mp4["container"].close()
-            finally:
-                self._mp4_context.__exit__(RuntimeError, RuntimeError("aborted"), None)
+            self._mp4.abort()
             self._mp4 = None
         self._gif_frames = []
 

@@ -14,15 +14,21 @@ __all__ = ["format_face_corners", "format_table"]
 _SPACE, _MINUS, _DOT, _ZERO = ord(" "), ord("-"), ord("."), ord("0")
 
 
-_TRIPLETS = np.array([[ord(ch) for ch in f"{i:03d}"] for i in range(1000)], dtype=np.uint8)
-"""(1000, 3) ASCII digits of 000 … 999: three digits per table lookup instead of one division each."""
+_TRIPLETS = np.array([[ord(ch) for ch in f"{i:03d}"] + [0] for i in range(1000)], dtype=np.uint8).view("<u4")[
+    :, 0
+]
+"""(1000,) the ASCII digits of 000 … 999 packed in one little-endian uint32 each (4th byte 0): one
+1-D table lookup gives three digits."""
 
 
 def _digits(magnitudes: np.ndarray, width: int) -> np.ndarray:
     """(N, C) non-negative int64 → (N, C, width) ASCII digits, zero-padded on the left."""
     groups = -(-width // 3)
     values = magnitudes.astype(np.int32) if width <= 9 else magnitudes
-    chunks = [_TRIPLETS[(values // 1000**k) % 1000] for k in range(groups - 1, -1, -1)]
+    chunks = [
+        np.take(_TRIPLETS, (values // 1000**k) % 1000).view(np.uint8).reshape(*values.shape, 4)[..., :3]
+        for k in range(groups - 1, -1, -1)
+    ]
     return np.concatenate(chunks, axis=-1)[..., 3 * groups - width :]
 
 

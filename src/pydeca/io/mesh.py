@@ -8,8 +8,10 @@ texture images are stored with row 0 at the top (v = 1), as every DECA UV map.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,34 @@ VERTEX_DECIMALS = 7
 
 MATERIAL_NAME = "FaceTexture"
 """Material name DECA writes into its OBJ/MTL pairs."""
+
+
+_TEXT_CACHE: OrderedDict[tuple[str, bytes], str] = OrderedDict()
+_TEXT_CACHE_SIZE = 8
+
+
+def _cached_text(kind: str, *arrays: np.ndarray) -> str:
+    """OBJ lines of the topology (``f``, ``vt``, ``f v/vt``), formatted once per distinct content.
+
+    A reconstruction run writes the same faces and UVs for every face (only vertices change), so the
+    text is cached, keyed by a digest of the arrays (a few ms for the 115k dense faces).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    key = (kind, digest.digest())
+    if key not in _TEXT_CACHE:
+        if kind == "f":
+            text = format_table("f", [(arrays[0] + 1, 0)])
+        elif kind == "vt":
+            text = format_table("vt", [(arrays[0], 7)])
+        else:
+            text = format_face_corners(arrays[0] + 1, arrays[1] + 1)
+        _TEXT_CACHE[key] = text.decode()
+        if len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+            _TEXT_CACHE.popitem(last=False)
+    return _TEXT_CACHE[key]
 
 
 def _check_faces(name: str, faces: np.ndarray, count: int) -> np.ndarray:
@@ -143,7 +173,7 @@ def _obj_text(
     else:
         out.write(format_table("v", [(verts, VERTEX_DECIMALS)]).decode())
     if uvcoords is None or uvfaces is None:
-        out.write(format_table("f", [(tris + 1, 0)]).decode())
+        out.write(_cached_text("f", tris))
         return out.getvalue()
     # 2. UVs, then faces as 1-based v/vt corners in stored order
     if uvcoords.ndim != 2 or uvcoords.shape[1] != 2:
@@ -151,10 +181,10 @@ def _obj_text(
     uvf = _check_faces("uvfaces", uvfaces, len(uvcoords))
     if uvf.shape != tris.shape:
         raise ShapeError(f"uvfaces: expected {tris.shape} as faces, got {uvf.shape}")
-    out.write(format_table("vt", [(uvcoords, 7)]).decode())
+    out.write(_cached_text("vt", uvcoords))
     if mtllib is not None:
         out.write(f"usemtl {MATERIAL_NAME}\n")
-    out.write(format_face_corners(tris + 1, uvf + 1).decode())
+    out.write(_cached_text("f/", tris, uvf))
     return out.getvalue()
 
 

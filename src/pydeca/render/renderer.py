@@ -22,7 +22,7 @@ from pydeca.geometry.normals import vertex_normals
 
 from .interpolate import interpolate_face_attributes, interpolate_vertex_attributes
 from .rasterize import Fragments, rasterize
-from .shading import directional_shading, sh_shading
+from .shading import SHAPE_LIGHT_DIRECTIONS, SHAPE_LIGHT_INTENSITY, sh_shading
 
 __all__ = [
     "SHAPE_GREY",
@@ -149,24 +149,50 @@ class MeshRenderer(nn.Module):
         """
         check_shapes(vertices=(vertices, "B V 3"), trans_verts=(trans_verts, "B V 3"))
         fragments = fragments if fragments is not None else self.rasterize(trans_verts, size)
-        coverage = (fragments.face_index >= 0).unsqueeze(1).to(vertices.dtype)
-        if view_normals is None:
-            view_normals = vertex_normals(trans_verts, self.faces)
-        camera_normals = interpolate_vertex_attributes(fragments, view_normals, self.faces)
-        alpha = coverage * (camera_normals[:, 2:3] < SHAPE_MASK_NORMAL_Z).to(vertices.dtype)
-        grid = self.uv_grid(fragments).to(vertices.dtype)
+        alpha, grid = self._shape_mask(vertices, trans_verts, fragments, view_normals)
         if uv_detail_normals is None:
             normals = interpolate_vertex_attributes(
                 fragments, vertex_normals(vertices, self.faces), self.faces
             )
         else:
             normals = F.grid_sample(uv_detail_normals, grid, mode="bilinear", align_corners=False)
-        normals = normals * alpha
-        shading = directional_shading(normals.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        images = SHAPE_GREY * shading * alpha
-        if background is not None:
-            images = images + background * (1 - alpha)
-        return ShapeRender(images=images, alpha=alpha, uv_grid=grid, normal_images=normals)
+        return _shade(normals, alpha, grid, background)
+
+    def render_shapes(
+        self,
+        vertices: Tensor,
+        trans_verts: Tensor,
+        uv_detail_normals: Tensor,
+        size: int | tuple[int, int] = 224,
+        *,
+        background: Tensor | None = None,
+        fragments: Fragments | None = None,
+        view_normals: Tensor | None = None,
+    ) -> tuple[ShapeRender, ShapeRender]:
+        """The coarse and the detail shape renders together, sharing rasterisation and masks.
+
+        Same as two :meth:`render_shape` calls (without and with ``uv_detail_normals``), cheaper.
+
+        Returns:
+            ``(coarse, detail)``.
+        """
+        check_shapes(vertices=(vertices, "B V 3"), trans_verts=(trans_verts, "B V 3"))
+        fragments = fragments if fragments is not None else self.rasterize(trans_verts, size)
+        alpha, grid = self._shape_mask(vertices, trans_verts, fragments, view_normals)
+        coarse = interpolate_vertex_attributes(fragments, vertex_normals(vertices, self.faces), self.faces)
+        detail = F.grid_sample(uv_detail_normals, grid, mode="bilinear", align_corners=False)
+        return _shade(coarse, alpha, grid, background), _shade(detail, alpha, grid, background)
+
+    def _shape_mask(
+        self, vertices: Tensor, trans_verts: Tensor, fragments: Fragments, view_normals: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """Coverage × front-facing mask (B, 1, H, W) and the UV grid (B, H, W, 2) of a shape render."""
+        coverage = (fragments.face_index >= 0).unsqueeze(1).to(vertices.dtype)
+        if view_normals is None:
+            view_normals = vertex_normals(trans_verts, self.faces)
+        camera_normals = interpolate_vertex_attributes(fragments, view_normals, self.faces)
+        alpha = coverage * (camera_normals[:, 2:3] < SHAPE_MASK_NORMAL_Z).to(vertices.dtype)
+        return alpha, self.uv_grid(fragments).to(vertices.dtype)
 
     def render_depth(
         self,
@@ -187,6 +213,19 @@ class MeshRenderer(nn.Module):
         z_max = z.amax(dim=1, keepdim=True)
         nearness = (z_max - z) / (z_max - z_min).clamp_min(1e-12)
         return interpolate_vertex_attributes(fragments, nearness, self.faces)
+
+
+def _shade(normals: Tensor, alpha: Tensor, grid: Tensor, background: Tensor | None) -> ShapeRender:
+    """Grey 180/255 under DECA's five lights, masked by ``alpha``, over ``background`` (or black)."""
+    normals = normals * alpha
+    # Grey albedo and equal intensities per channel: shade one channel, broadcast to RGB at the end.
+    directions = F.normalize(normals.new_tensor(SHAPE_LIGHT_DIRECTIONS), dim=-1)
+    cosine = torch.einsum("bchw,lc->blhw", normals, directions).clamp_(0.0, 1.0)
+    grey = cosine.mean(1, keepdim=True).mul_(SHAPE_GREY * SHAPE_LIGHT_INTENSITY) * alpha
+    images = grey.expand(-1, 3, -1, -1)
+    if background is not None:
+        images = images + background * (1 - alpha)
+    return ShapeRender(images=images, alpha=alpha, uv_grid=grid, normal_images=normals)
 
 
 def extract_texture(

@@ -116,7 +116,7 @@ def directional_shading(
     if directions is None:
         directions = normals.new_tensor(SHAPE_LIGHT_DIRECTIONS)
     directions = torch.nn.functional.normalize(directions.to(normals), dim=-1)
-    cosine = (normals.unsqueeze(-2) * directions).sum(-1).clamp(0.0, 1.0)  # (..., L)
+    cosine = (normals @ directions.t()).clamp(0.0, 1.0)  # (..., L), one matmul
     if isinstance(intensity, Tensor):
         per_light = cosine.unsqueeze(-1) * intensity.to(normals)  # (..., L, 3)
         return per_light.mean(-2)

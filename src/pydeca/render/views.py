@@ -51,12 +51,12 @@ def crop_views(renderer: MeshRenderer, rec, crops: Tensor, size: int = 224) -> d
     """
     with torch.inference_mode():
         fragments = renderer.rasterize(rec.trans_verts, size)
-        shape = renderer.render_shape(rec.vertices, rec.trans_verts, fragments=fragments)
-        detail = shape
         if rec.uv_detail_normals is not None:
-            detail = renderer.render_shape(
-                rec.vertices, rec.trans_verts, uv_detail_normals=rec.uv_detail_normals, fragments=fragments
+            shape, detail = renderer.render_shapes(
+                rec.vertices, rec.trans_verts, rec.uv_detail_normals, size, fragments=fragments
             )
+        else:
+            shape = detail = renderer.render_shape(rec.vertices, rec.trans_verts, size, fragments=fragments)
         depth = renderer.render_depth(rec.trans_verts, fragments=fragments)
         texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.albedo
         rendered = None
@@ -129,13 +129,14 @@ def photo_views(
             background = background.permute(2, 0, 1)[None].float().div_(255.0)
             fragments = renderer.rasterize(band_verts, band_size)
             common = {"fragments": fragments, "background": background, "view_normals": view_normals}
-            shape = renderer.render_shape(vertices, band_verts, band_size, **common)
-            out["shape_images"][rows] = to_uint8(shape.images[0])
             if detail_normals is not None:
-                shape = renderer.render_shape(
-                    vertices, band_verts, band_size, uv_detail_normals=detail_normals, **common
+                shape, detail = renderer.render_shapes(
+                    vertices, band_verts, detail_normals, band_size, **common
                 )
-            out["shape_detail_images"][rows] = to_uint8(shape.images[0])
+            else:
+                shape = detail = renderer.render_shape(vertices, band_verts, band_size, **common)
+            out["shape_images"][rows] = to_uint8(shape.images[0])
+            out["shape_detail_images"][rows] = to_uint8(detail.images[0])
             if texture is not None:
                 images, _ = renderer.render_texture(
                     band_verts, texture[one], band_size, background=background, fragments=fragments
