@@ -126,9 +126,16 @@ def prepare_faces(
 
 
 def reconstruct_faces(
-    model: DECA, faces: Sequence[PreparedFace], texture: str = "extract"
+    model: DECA, faces: Sequence[PreparedFace], texture: str = "extract", *, maps: bool = True
 ) -> tuple[list[FaceResult], dict[str, str]]:
     """Encode and decode a batch of prepared faces.
+
+    Args:
+        model: the model.
+        faces: prepared faces (any number; one batch).
+        texture: ``uv_texture_gt`` mode (see :meth:`DECA.decode`).
+        maps: decode the UV maps (detail displacement and normals, extracted texture); without them
+            only codes, geometry and landmarks are decoded (what parameter files need), faster.
 
     Returns:
         ``(results, failures)``: one result per face whose codes are finite, and ``name → error``
@@ -139,7 +146,10 @@ def reconstruct_faces(
     crops = torch.stack([face.crop for face in faces]).to(model.device)
     with torch.inference_mode():
         codes = model.encode(crops)
-        rec = model.decode(codes, images=crops, texture=texture)
+        if maps:
+            rec = model.decode(codes, images=crops, texture=texture)
+        else:
+            rec = model.decode(codes, use_detail=False)
     vector = torch.cat([codes.to_flame_vector(), codes.detail], dim=1) if codes.detail is not None else None
     finite = torch.isfinite(vector if vector is not None else codes.to_flame_vector()).all(dim=1)
     results, failures = [], {}

@@ -115,9 +115,20 @@ def run_reconstruct(
     detector = get_detector(options.detector)
     items = list(iter_images(paths, options.every)) + [(name, None, image) for name, image in named_images]
     pending: list[PreparedFace] = []
+    needs_maps = any(
+        (
+            options.save_obj,
+            options.save_vis,
+            options.save_depth,
+            options.save_images,
+            options.save_mat,
+            options.save_glb,
+            options.save_ply,
+        )
+    )
 
     def flush() -> None:
-        results, failures = reconstruct_faces(model, pending, options.texture)
+        results, failures = reconstruct_faces(model, pending, options.texture, maps=needs_maps)
         summary.failed.update(failures)
         for result in results:
             summary.outputs[result.name] = save_face(model, result, out_dir, options)
