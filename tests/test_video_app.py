@@ -237,3 +237,38 @@ def test_writer_even_size_audio_and_atomic(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         broken()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "with_audio.mp4"]
+
+
+def test_writer_reencodes_audio_mp4_cannot_hold(tmp_path):
+    """PCM audio (e.g. from a .mkv) cannot go into MP4 as is: it is re-encoded to AAC, not dropped."""
+    src = tmp_path / "pcm.mkv"
+    with av.open(str(src), "w") as c:
+        video = c.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = c.add_stream("pcm_s16le", rate=16000)
+        audio.layout = "mono"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            for packet in video.encode(frame):
+                c.mux(packet)
+        tone = (8000 * np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000)).astype(np.int16)[None]
+        for k in range(0, 16000, 1600):
+            chunk = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(tone[:, k : k + 1600]), format="s16", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts = 16000, k
+            for packet in audio.encode(chunk):
+                c.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode():
+                c.mux(packet)
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, 10, audio_from=src) as writer:
+        for i in range(10):
+            writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    assert "re-encoded to AAC" in writer.audio_note
+    with av.open(str(out)) as c:
+        stream = c.streams.audio[0]
+        assert stream.codec_context.name == "aac"
+        samples = sum(frame.samples for frame in c.decode(stream))
+    assert samples > 0.8 * 16000  # about the clip's one second of sound survives

@@ -28,7 +28,7 @@ from pydeca.errors import InputError, ShapeError
 __all__ = ["MP4_AUDIO_CODECS", "VideoWriter", "pick_video_codec"]
 
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
-"""Audio codecs copied into MP4 unchanged; others are dropped with a note."""
+"""Audio codecs copied into MP4 unchanged; others are re-encoded to AAC (noted in ``audio_note``)."""
 
 
 def pick_video_codec() -> str:
@@ -90,6 +90,7 @@ class VideoWriter:
         self._audio_out: Any = None
         self._audio_packets: Any = None
         self._audio_pending: Any = None
+        self._resampler: Any = None
         self._closed = False
         if audio_from is not None:
             self._open_audio(Path(audio_from))
@@ -107,13 +108,19 @@ class VideoWriter:
             return
         stream = src.streams.audio[0]
         name = stream.codec_context.name
-        if name not in MP4_AUDIO_CODECS:
-            src.close()
-            self.audio_note = f"{source}: audio codec '{name}' cannot be copied into MP4; output has no audio"
-            return
         self._audio_in = src
-        self._audio_out = self._container.add_stream_from_template(stream)
         self._audio_packets = src.demux(stream)
+        if name in MP4_AUDIO_CODECS:
+            self._audio_out = self._container.add_stream_from_template(stream)
+            return
+        # MP4 cannot hold this codec (e.g. PCM from a .mov/.mkv): re-encode it to AAC.
+        rate = stream.codec_context.sample_rate or 48000
+        channels = stream.codec_context.channels or 2
+        layout = "mono" if channels == 1 else "stereo"  # AAC's common layouts; more channels are downmixed
+        self._audio_out = self._container.add_stream("aac", rate=rate)
+        self._audio_out.layout = layout
+        self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        self.audio_note = f"{source}: audio codec '{name}' re-encoded to AAC for MP4"
 
     def _pump_audio(self, until: float | None) -> None:
         """Mux source audio packets whose start time is before ``until`` seconds (None: all)."""
@@ -133,8 +140,24 @@ class VideoWriter:
                 self._audio_pending = packet
                 return
             self._audio_pending = None
-            packet.stream = self._audio_out
-            self._container.mux(packet)
+            if self._resampler is None:
+                packet.stream = self._audio_out
+                self._container.mux(packet)
+            else:
+                self._transcode(packet)
+
+    def _transcode(self, packet: Any) -> None:
+        """Decode a source audio packet, resample to AAC's sample format and encode it (None: flush)."""
+        frames = packet.decode() if packet is not None else [None]
+        for frame in frames:
+            resampled = self._resampler.resample(frame)
+            for chunk in resampled:
+                chunk.pts = None
+                for out in self._audio_out.encode(chunk):
+                    self._container.mux(out)
+        if packet is None:
+            for out in self._audio_out.encode(None):
+                self._container.mux(out)
 
     # ------------------------------------------------------------------ video
     def _open_video(self, height: int, width: int) -> None:
@@ -186,6 +209,8 @@ class VideoWriter:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             self._pump_audio(float(self.frames / self.fps))  # audio beyond the last frame is cut
+            if self._resampler is not None:
+                self._transcode(None)  # flush the resampler and the AAC encoder
             self._container.close()
             os.replace(self.tmp, self.path)
         finally:
