@@ -143,9 +143,15 @@ def test_smoothing_lowers_pose_jitter(video_runs):
     out, _, raw_summary = video_runs
     with np.load(out / "smooth" / "turn_params.npz") as s:
         pose, raw_pose, exp, raw_exp = s["pose"], s["raw_pose"], s["exp"], s["raw_exp"]
-    jitter = lambda x: np.abs(np.diff(x, axis=0)).mean()  # noqa: E731
-    assert jitter(pose) < 0.7 * jitter(raw_pose)  # raw_* = what smooth=False writes
-    assert jitter(exp) < 0.7 * jitter(raw_exp)
+
+    # Jitter = mean |second difference| over frames: it vanishes on steady motion (a ramp), so it
+    # measures the frame-to-frame noise and not the head's real turn, which the first difference of
+    # this short clip is dominated by. On this clip the filter leaves ~45% of it (0.42 pose, 0.48 exp).
+    def jitter(x: np.ndarray) -> float:
+        return float(np.abs(np.diff(x, n=2, axis=0)).mean())
+
+    assert jitter(pose) < 0.6 * jitter(raw_pose)  # raw_* = what smooth=False writes
+    assert jitter(exp) < 0.6 * jitter(raw_exp)
     # The smoothed motion trails the raw estimate by at most the filter's stated lag: at 12 fps with
     # the pose filter's 1.5 Hz cutoff, rate / (2π · 1.5) ≈ 1.3 frames, so the best alignment is ≤ 2.
     centred = raw_pose - raw_pose.mean(0)

@@ -19,7 +19,6 @@ Demo-asset frames carry the red demo banner.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pydeca.apps.pipeline import FaceResult
+from pydeca.apps.pipeline import FaceResult, load_model, say
 from pydeca.apps.reconstruct import RunSummary
 from pydeca.apps.transfer import expand_inputs, load_expressions, load_face, render_panels
 from pydeca.constants import CROP_SIZE
@@ -184,11 +183,6 @@ def animation_frames(
             yield add_banner(frame) if demo else frame
 
 
-def _say(quiet: bool, text: str) -> None:
-    if not quiet:
-        print(text, file=sys.stderr)
-
-
 def run_animate(
     inputs: Sequence[str | Path],
     output: str | Path,
@@ -227,10 +221,8 @@ def run_animate(
     """
     start = time.perf_counter()
     out_dir = Path(output)
-    model = model or DECA.load(assets, device=device)
+    model = load_model(model, assets, device, quiet)
     summary = RunSummary(demo=model.is_demo)
-    if model.is_demo:
-        _say(quiet, "deca: using the generated DEMO asset pack - outputs are not real reconstructions")
     face_detector = get_detector(detector)
     faces = []
     for path in expand_inputs(inputs):
@@ -238,7 +230,7 @@ def run_animate(
             faces.append(load_face(model, path, face_detector))
         except (PydecaError, OSError) as error:
             summary.failed[str(path)] = str(error)
-            _say(quiet, f"deca: failed: {error}")
+            say(quiet, f"deca: failed: {error}")
     if not faces:
         raise InputError("deca animate: no input face could be reconstructed; nothing written")
     expressions = None
@@ -251,5 +243,5 @@ def run_animate(
     summary.outputs["animation"] = [str(path) for path in written]
     summary.seconds = time.perf_counter() - start
     files = ", ".join(map(str, written))
-    _say(quiet, f"deca: animated {len(faces)} face(s) in {summary.seconds:.1f} s -> {files}")
+    say(quiet, f"deca: animated {len(faces)} face(s) in {summary.seconds:.1f} s -> {files}")
     return summary

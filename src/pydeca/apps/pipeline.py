@@ -6,12 +6,14 @@ batched over prepared faces from any number of images.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import detect_faces
@@ -21,7 +23,33 @@ from pydeca.geometry.camera import ndc_to_pixels
 from pydeca.model import DECA, Reconstruction
 from pydeca.nets import Codes
 
-__all__ = ["FaceResult", "PreparedFace", "landmarks_in_photo", "prepare_faces", "reconstruct_faces"]
+__all__ = [
+    "FaceResult",
+    "PreparedFace",
+    "landmarks_in_photo",
+    "load_model",
+    "prepare_faces",
+    "reconstruct_faces",
+    "say",
+]
+
+DEMO_NOTICE = "deca: using the generated DEMO asset pack - outputs are not real reconstructions"
+
+
+def say(quiet: bool, text: str) -> None:
+    """Print a status line to stderr (stdout stays clean for ``--json``), above any progress bar."""
+    if not quiet:
+        tqdm.write(text, file=sys.stderr)
+
+
+def load_model(
+    model: DECA | None, assets: str | Path | None, device: str | torch.device | None, quiet: bool
+) -> DECA:
+    """``model`` if given, else :meth:`DECA.load`; announces loudly when the demo pack is in use."""
+    model = model or DECA.load(assets, device=device)
+    if model.is_demo:
+        say(quiet, DEMO_NOTICE)
+    return model
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pydeca.apps.outputs import OutputOptions, save_face
-from pydeca.apps.pipeline import PreparedFace, prepare_faces, reconstruct_faces
+from pydeca.apps.pipeline import PreparedFace, load_model, prepare_faces, reconstruct_faces, say
 from pydeca.detect import get_detector
 from pydeca.errors import InputError, PydecaError
 from pydeca.io.images import is_video, list_inputs, load_image
@@ -81,12 +81,6 @@ def iter_images(paths: Sequence[Path], every: int = 1) -> Iterator[tuple[str, Pa
             yield path.stem, path, error
 
 
-def _say(quiet: bool, text: str) -> None:
-    """Progress and status go to stderr, so stdout stays clean for ``--json``."""
-    if not quiet:
-        tqdm.write(text, file=sys.stderr)
-
-
 def run_reconstruct(
     inputs: Sequence[str],
     output: str | Path,
@@ -108,10 +102,8 @@ def run_reconstruct(
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = list_inputs(inputs) if inputs else []
-    model = model or DECA.load(assets, device=device)
+    model = load_model(model, assets, device, quiet)
     summary = RunSummary(demo=model.is_demo)
-    if model.is_demo:
-        _say(quiet, "deca: using the generated DEMO asset pack - outputs are not real reconstructions")
     detector = get_detector(options.detector)
     items = list(iter_images(paths, options.every)) + [(name, None, image) for name, image in named_images]
     pending: list[PreparedFace] = []
@@ -154,7 +146,7 @@ def run_reconstruct(
     flush()
     summary.seconds = time.perf_counter() - start
     counts = f"{len(summary.outputs)} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped"
-    _say(quiet, f"deca: {counts} in {summary.seconds:.1f} s -> {out_dir}")
+    say(quiet, f"deca: {counts} in {summary.seconds:.1f} s -> {out_dir}")
     return summary
 
 

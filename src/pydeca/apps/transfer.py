@@ -13,7 +13,6 @@ files ``deca reconstruct`` writes, under ``OUT/<id>_to_<exp>/``.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ import torch
 from torch import Tensor
 
 from pydeca.apps.outputs import OutputOptions, save_face
-from pydeca.apps.pipeline import FaceResult, prepare_faces, reconstruct_faces
+from pydeca.apps.pipeline import FaceResult, load_model, prepare_faces, reconstruct_faces, say
 from pydeca.apps.reconstruct import RunSummary
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import get_detector
@@ -315,9 +314,6 @@ def transfer_grid(model: DECA, identity: FaceResult, transferred: Reconstruction
 
 
 # ---------------------------------------------------------------------------------------- app
-def _say(quiet: bool, text: str) -> None:
-    if not quiet:
-        print(text, file=sys.stderr)
 
 
 def run_transfer(
@@ -353,10 +349,8 @@ def run_transfer(
     options = options or TransferOptions()
     start = time.perf_counter()
     out_dir = Path(output)
-    model = model or DECA.load(assets, device=device)
+    model = load_model(model, assets, device, quiet)
     summary = RunSummary(demo=model.is_demo)
-    if model.is_demo:
-        _say(quiet, "deca: using the generated DEMO asset pack - outputs are not real reconstructions")
     detector = None if options.detector is None else get_detector(options.detector)
     face = load_face(model, identity, detector, options.texture)
     paths = expand_inputs(expressions)
@@ -386,7 +380,7 @@ def run_transfer(
                 written += save_face(model, result, out_dir, files_options)
             summary.outputs[name] = written
     for label, error in failures.items():
-        _say(quiet, f"deca: failed: {error if label in error else f'{label}: {error}'}")
+        say(quiet, f"deca: failed: {error if label in error else f'{label}: {error}'}")
     summary.seconds = time.perf_counter() - start
-    _say(quiet, f"deca: {len(summary.outputs)} transferred, {len(summary.failed)} failed -> {out_dir}")
+    say(quiet, f"deca: {len(summary.outputs)} transferred, {len(summary.failed)} failed -> {out_dir}")
     return summary

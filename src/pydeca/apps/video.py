@@ -26,7 +26,6 @@ Pipeline (streaming; memory does not grow with the clip length):
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from pydeca.apps.pipeline import load_model, say
 from pydeca.apps.smoothing import CODE_SMOOTHING, OneEuroFilter
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import FaceDetector, detect_faces, get_detector
@@ -283,11 +283,6 @@ class _Params:
             np.savez(handle, **out, **extra)
 
 
-def _say(quiet: bool, text: str) -> None:
-    if not quiet:
-        tqdm.write(text, file=sys.stderr)
-
-
 # ---------------------------------------------------------------------- the app
 def _nan_row() -> dict[str, np.ndarray]:
     """Parameter row values of an untracked frame."""
@@ -522,9 +517,7 @@ def run_video(
     rate = (info["fps"] or 25.0) / every
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = model or DECA.load(assets, device=device)
-    if model.is_demo:
-        _say(quiet, "deca: using the generated DEMO asset pack - outputs are not real reconstructions")
+    model = load_model(model, assets, device, quiet)
     options = {
         "detector": get_detector(detector) if isinstance(detector, str) else detector,
         "smooth": smooth,
@@ -556,5 +549,5 @@ def run_video(
         summary.outputs.append(str(job.mesh_dir))
     summary.seconds = time.perf_counter() - start
     message = f"{summary.frames} frames ({summary.tracked} with a face) in {summary.seconds:.1f} s"
-    _say(quiet, f"deca: {message} -> {summary.outputs[0]}")
+    say(quiet, f"deca: {message} -> {summary.outputs[0]}")
     return summary

@@ -32,6 +32,7 @@ import scipy.sparse
 from PIL import Image
 
 from .data import LandmarkEmbedding
+from .embedding import save_landmark_embedding
 from .procedural_head import (
     EYE_CENTRES,
     EYE_ISLAND_RADIUS,
@@ -457,35 +458,6 @@ def _write_mask(path: Path, mask: np.ndarray) -> None:
     Image.fromarray(rgba, "RGBA").save(path, format="PNG")
 
 
-def _save_embedding(path: Path, emb: LandmarkEmbedding) -> None:
-    """Write ``emb`` like :func:`pydeca.assets.embedding.save_landmark_embedding`, byte-deterministic.
-
-    The dynamic table is stored as torch tensors (as in DECA's file); torch's legacy storage pickle
-    names each storage by its memory address, which is replaced by a fixed key of the same length.
-    """
-    import torch  # noqa: PLC0415 - only the writer needs torch
-
-    faces = torch.from_numpy(np.ascontiguousarray(emb.dynamic_faces, np.int64))
-    bary = torch.from_numpy(np.ascontiguousarray(emb.dynamic_bary, np.float32))
-    record = {
-        "static_lmk_faces_idx": np.asarray(emb.static_faces, np.int64),
-        "static_lmk_bary_coords": np.asarray(emb.static_bary, np.float64),
-        "dynamic_lmk_faces_idx": faces,
-        "dynamic_lmk_bary_coords": bary,
-        "full_lmk_faces_idx": np.asarray(emb.full_faces, np.int64)[None],
-        "full_lmk_bary_coords": np.asarray(emb.full_bary, np.float32)[None],
-    }
-    holder = np.array(None, dtype=object)
-    holder[()] = record
-    buf = io.BytesIO()
-    np.save(buf, holder, allow_pickle=True)
-    data = buf.getvalue()
-    for i, tensor in enumerate((faces, bary)):
-        key = str(tensor.untyped_storage()._cdata).encode()
-        data = data.replace(key, str(i + 1).zfill(len(key)).encode())
-    path.write_bytes(data)
-
-
 def generate_demo_pack(out_dir: str | Path, *, seed: int = 0) -> Path:
     """Write the complete demo asset pack into ``out_dir`` (created if missing) and return it.
 
@@ -504,7 +476,7 @@ def generate_demo_pack(out_dir: str | Path, *, seed: int = 0) -> Path:
     model = build_demo_model(mesh, seed)
     verts = np.asarray(model["v_template"])
     (out / "generic_model.pkl").write_bytes(pickle.dumps(model, protocol=2))
-    _save_embedding(out / "landmark_embedding.npy", build_demo_landmarks(mesh, verts))
+    save_landmark_embedding(out / "landmark_embedding.npy", build_demo_landmarks(mesh, verts))
     _write_obj(out / "head_template.obj", mesh, verts)
     fields = _uv_fields()
     _write_mask(out / "uv_face_mask.png", fields["face_only"])

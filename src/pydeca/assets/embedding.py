@@ -9,6 +9,7 @@ dynamic entries as in the original file.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,8 @@ def save_landmark_embedding(path: str | Path, emb: LandmarkEmbedding, *, torch_t
     ``np.save`` of a 0-d object array holding a dict; ``full_*`` keep the file's leading axis
     (1, 68[, 3]); the two ``dynamic_*`` entries are ``torch.Tensor`` objects as in the original
     (plain numpy arrays with ``torch_tensors=False``). DECA's own ``np.load(allow_pickle=True)``
-    and :func:`load_landmark_embedding` both read the result.
+    and :func:`load_landmark_embedding` both read the result; the same embedding always gives the
+    same bytes.
 
     Args:
         path: output file (written as given; no ``.npy`` suffix is appended).
@@ -122,5 +124,13 @@ def save_landmark_embedding(path: str | Path, emb: LandmarkEmbedding, *, torch_t
     }
     holder = np.array(None, dtype=object)
     holder[()] = record
-    with Path(path).expanduser().open("wb") as fh:
-        np.save(fh, holder, allow_pickle=True)
+    buffer = io.BytesIO()
+    np.save(buffer, holder, allow_pickle=True)
+    data = buffer.getvalue()
+    if torch_tensors:
+        # torch's legacy storage pickle names each storage by its memory address; a fixed key of the
+        # same length makes the file byte-deterministic (the demo pack relies on it).
+        for i, tensor in enumerate((dynamic_faces, dynamic_bary)):
+            key = str(tensor.untyped_storage()._cdata).encode()
+            data = data.replace(key, str(i + 1).zfill(len(key)).encode())
+    Path(path).expanduser().write_bytes(data)

@@ -22,7 +22,7 @@ from pydeca.geometry.normals import vertex_normals
 
 from .interpolate import interpolate_face_attributes, interpolate_vertex_attributes
 from .rasterize import Fragments, rasterize
-from .shading import SHAPE_LIGHT_DIRECTIONS, SHAPE_LIGHT_INTENSITY, sh_shading
+from .shading import directional_shading, sh_shading
 
 __all__ = [
     "SHAPE_GREY",
@@ -218,11 +218,10 @@ class MeshRenderer(nn.Module):
 def _shade(normals: Tensor, alpha: Tensor, grid: Tensor, background: Tensor | None) -> ShapeRender:
     """Grey 180/255 under DECA's five lights, masked by ``alpha``, over ``background`` (or black)."""
     normals = normals * alpha
-    # Grey albedo and equal intensities per channel: shade one channel, broadcast to RGB at the end.
-    directions = F.normalize(normals.new_tensor(SHAPE_LIGHT_DIRECTIONS), dim=-1)
-    cosine = torch.einsum("bchw,lc->blhw", normals, directions).clamp_(0.0, 1.0)
-    grey = cosine.mean(1, keepdim=True).mul_(SHAPE_GREY * SHAPE_LIGHT_INTENSITY) * alpha
-    images = grey.expand(-1, 3, -1, -1)
+    # Grey albedo and equal intensities per channel: the shading's channels are one broadcast value
+    # (an expanded view), so the image is computed on one channel and broadcast to RGB.
+    shading = directional_shading(normals, channels_first=True)[:, :1]
+    images = (SHAPE_GREY * shading * alpha).expand(-1, 3, -1, -1)
     if background is not None:
         images = images + background * (1 - alpha)
     return ShapeRender(images=images, alpha=alpha, uv_grid=grid, normal_images=normals)

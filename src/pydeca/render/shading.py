@@ -97,17 +97,22 @@ def directional_shading(
     normals: Tensor,
     directions: Tensor | None = None,
     intensity: float | Tensor = SHAPE_LIGHT_INTENSITY,
+    *,
+    channels_first: bool = False,
 ) -> Tensor:
     """Mean over lights of ``clamp(n · l̂, 0, 1) · intensity`` (reference §2.11).
 
     Args:
-        normals: (..., 3) normals (world frame), not re-normalised.
+        normals: (..., 3) normals (world frame), not re-normalised; (B, 3, ...) with
+            ``channels_first`` (images such as (B, 3, H, W), without a transpose copy).
         directions: (L, 3) light directions pointing from the surface toward the light; normalised
             here. Default: DECA's five shape-render lights.
         intensity: scalar, or (L, 3) per light and colour channel.
+        channels_first: the xyz axis of ``normals`` (and RGB of the result) is dim 1, not the last.
 
     Returns:
-        (..., 3) RGB shading.
+        (..., 3) RGB shading, or (B, 3, ...) with ``channels_first``. With a scalar intensity the
+        three channels are one broadcast value (an expanded view).
 
     Example:
         >>> directional_shading(torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.0, 0.0, 2.0]]), 1.7)
@@ -116,6 +121,11 @@ def directional_shading(
     if directions is None:
         directions = normals.new_tensor(SHAPE_LIGHT_DIRECTIONS)
     directions = torch.nn.functional.normalize(directions.to(normals), dim=-1)
+    if channels_first:
+        cosine = torch.einsum("bc...,lc->bl...", normals, directions).clamp(0.0, 1.0)  # (B, L, ...)
+        if isinstance(intensity, Tensor):
+            return torch.einsum("bl...,lc->bc...", cosine, intensity.to(normals)) / directions.shape[0]
+        return (cosine.mean(1, keepdim=True) * intensity).expand(-1, 3, *cosine.shape[2:])
     cosine = (normals @ directions.t()).clamp(0.0, 1.0)  # (..., L), one matmul
     if isinstance(intensity, Tensor):
         per_light = cosine.unsqueeze(-1) * intensity.to(normals)  # (..., L, 3)
