@@ -227,3 +227,22 @@ def test_uv_images_and_albedo(pack: tuple[Path, float]) -> None:
     assert albedo.basis.shape == (50, 3, 256, 256)
     assert albedo.source == "FLAME"
     assert 0.4 < float(albedo.mean[0].mean()) < 0.9
+
+
+def test_demo_checkpoint_is_drawn_once_then_loaded_like_real_weights(tmp_path: Path) -> None:
+    import torch
+
+    from pydeca.assets import bundle
+    from pydeca.assets.synthetic_checkpoint import state_sha256
+
+    first = bundle.load_assets("demo", cache_dir=tmp_path)
+    assert first.is_demo
+    assert first.sources["checkpoint"] == "generated in memory (demo pack)"
+    saved = first.asset_dir / "deca_model.tar"
+    assert saved.is_file()
+    assert not [p.name for p in first.asset_dir.iterdir() if p.name.endswith(".tmp")]
+    second = bundle.load_assets("demo", cache_dir=tmp_path)
+    assert second.is_demo
+    assert second.sources["checkpoint"] == str(saved)  # read by load_checkpoint, as real weights
+    assert state_sha256(second.checkpoint) == state_sha256(first.checkpoint)
+    assert second.checkpoint["E_flame"]["encoder.conv1.weight"].dtype == torch.float32

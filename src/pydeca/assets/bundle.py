@@ -4,7 +4,8 @@
 dir; ``"demo"`` selects the generated demo pack), parses every file with the safe loaders of this
 package and returns an :class:`AssetBundle` of plain arrays. The real FLAME/DECA files and the demo
 pack go through exactly the same code; the only difference is that a demo pack (marked by
-``pydeca_demo.json``) has no ``deca_model.tar`` and gets its seeded random weights in memory.
+``pydeca_demo.json``) is generated without ``deca_model.tar``: its seeded random weights are drawn
+in memory on first use and saved there, so that later loads read them like the real checkpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .data import AlbedoBasis, FlameModelData, LandmarkEmbedding, TemplateMesh
 from .demo_pack import ensure_demo_pack
 from .embedding import load_landmark_embedding
 from .flame_model import load_flame_model
-from .paths import ASSET_FILES, resolve_asset_dir
+from .paths import ASSET_FILES, resolve_asset_dir, write_cache_file
 from .synthetic_checkpoint import deterministic_checkpoint
 from .template import load_template_mesh
 from .uv_maps import load_fixed_displacement, load_uv_mask
@@ -143,6 +144,8 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
     if checkpoint_path is None and is_demo:
         checkpoint = deterministic_checkpoint(seed_prefix=DEMO_CHECKPOINT_SEED_PREFIX)
         sources["checkpoint"] = "generated in memory (demo pack)"
+        # Drawing 53 M normals takes ~0.8 s; later runs load the file like real weights (~0.1 s).
+        write_cache_file(asset_dir / ASSET_FILES["checkpoint"], lambda fh: torch.save(checkpoint, fh))
     else:
         checkpoint = load_checkpoint(
             need("checkpoint", "Run `deca fetch deca` to download the DECA weights.")

@@ -105,7 +105,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, dict[str, Tensor]
             f"deca_model.tar; to get it: {_FETCH_HINT}"
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        # mmap: a zip checkpoint is read lazily, page by page, as load_state_dict copies it.
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=kind == "zip")
     except pickle.UnpicklingError as exc:
         text = str(exc)
         if "weights_only" in text or "Weights only" in text:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from dataclasses import fields
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 import scipy.sparse
 
 from pydeca.assets.data import FlameModelData
-from pydeca.assets.paths import default_cache_dir
+from pydeca.assets.paths import default_cache_dir, write_cache_file
 from pydeca.assets.safe_pickle import safe_load
 from pydeca.errors import AssetFormatError, AssetNotFoundError
 
@@ -151,21 +150,9 @@ def _read_cache(cache_file: Path) -> FlameModelData | None:
 
 
 def _write_cache(data: FlameModelData, cache_file: Path) -> bool:
-    """Write the arrays atomically (temp file + ``os.replace``); False if the directory is not writable."""
-    tmp_name = None
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=cache_file.parent, prefix=cache_file.stem, suffix=".tmp", delete=False
-        ) as fh:
-            tmp_name = fh.name
-            np.savez(fh, **{f.name: getattr(data, f.name) for f in fields(FlameModelData)})
-        os.replace(tmp_name, cache_file)
-        return True
-    except OSError:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
-        return False
+    """Write the arrays atomically; False if the directory is not writable."""
+    arrays = {f.name: getattr(data, f.name) for f in fields(FlameModelData)}
+    return write_cache_file(cache_file, lambda fh: np.savez(fh, **arrays))
 
 
 def load_flame_model(

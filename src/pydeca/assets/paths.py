@@ -9,11 +9,14 @@ directory: ``PYDECA_CACHE`` → ``platformdirs.user_cache_dir("pydeca")``.
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import platformdirs
 
-__all__ = ["ASSET_FILES", "asset_path", "default_cache_dir", "resolve_asset_dir"]
+__all__ = ["ASSET_FILES", "asset_path", "default_cache_dir", "resolve_asset_dir", "write_cache_file"]
 
 ASSET_FILES: dict[str, str] = {
     "flame_model": "generic_model.pkl",
@@ -61,3 +64,28 @@ def asset_path(name: str, asset_dir: str | Path | None = None) -> Path:
     if name not in ASSET_FILES:
         raise KeyError(f"unknown asset {name!r}; known: {', '.join(ASSET_FILES)}")
     return resolve_asset_dir(asset_dir) / ASSET_FILES[name]
+
+
+def write_cache_file(path: Path, write: Callable[[IO[bytes]], object]) -> bool:
+    """Write a cache file atomically (``write(handle)`` to a temporary file, then ``os.replace``).
+
+    A cache is an optimisation, so failing to write one is not an error.
+
+    Returns:
+        True if ``path`` now holds the new file; False if the directory is not writable or the disk
+        is full (nothing is left behind).
+    """
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.stem}", suffix=".tmp", delete=False
+        ) as fh:
+            tmp_name = fh.name
+            write(fh)
+        os.replace(tmp_name, path)
+        return True
+    except OSError:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+        return False
