@@ -156,6 +156,16 @@ def test_uv_masks(topology_dir):
     assert small.shape == (128, 128)
     assert 0.0 <= small.min() <= small.max() <= 1.0
     assert (small > 0.5).mean() == pytest.approx(0.368, abs=0.01)
+    # resampled like DECA's F.interpolate (nearest): every second texel of the 256² mask
+    import torch
+    import torch.nn.functional as F
+
+    expected = F.interpolate(torch.from_numpy(face_eye)[None, None], [128, 128])[0, 0].numpy()
+    np.testing.assert_array_equal(small, expected)
+    np.testing.assert_array_equal(small, face_eye[::2, ::2])
+    odd = load_uv_mask(topology_dir / "uv_face_eye_mask.png", size=100)
+    expected = F.interpolate(torch.from_numpy(face_eye)[None, None], [100, 100])[0, 0].numpy()
+    np.testing.assert_array_equal(odd, expected)
 
 
 def test_fixed_displacement(topology_dir):

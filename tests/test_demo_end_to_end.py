@@ -31,6 +31,21 @@ def test_demo_model_puts_the_head_in_frame(demo_model: DECA):
     assert rec.is_demo
 
 
+def test_euler_jaw_type_converts_the_regressed_jaw(demo_model: DECA, demo_cache: Path):
+    from scipy.spatial.transform import Rotation
+
+    from pydeca.assets.bundle import load_assets
+
+    euler_model = DECA(load_assets("demo", cache_dir=demo_cache), jaw_type="euler")
+    image = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    raw = demo_model.encode(image, use_detail=False).pose  # the jaw as regressed (read as Euler)
+    converted = euler_model.encode(image, use_detail=False).pose
+    torch.testing.assert_close(converted[:, :3], raw[:, :3])
+    expected = Rotation.from_euler("XYZ", raw[:, 3:].double().numpy()).as_rotvec()  # R = Rx·Ry·Rz
+    np.testing.assert_allclose(converted[:, 3:].numpy(), expected, atol=1e-6)
+    assert not torch.allclose(converted[:, 3:], raw[:, 3:], atol=1e-6)
+
+
 def test_cli_demo_writes_parseable_outputs(tmp_path: Path, demo_cache: Path, monkeypatch):
     monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
     out = tmp_path / "out"

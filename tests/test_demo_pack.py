@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from pydeca.assets import demo_pack
+from pydeca.assets.albedo import load_albedo_basis
 from pydeca.assets.demo_pack import (
     DEMO_FILES,
     DEMO_PACK_VERSION,
@@ -20,6 +21,9 @@ from pydeca.assets.demo_pack import (
     generate_demo_pack,
     is_demo_pack,
 )
+from pydeca.assets.embedding import load_landmark_embedding
+from pydeca.assets.flame_model import load_flame_model
+from pydeca.assets.template import load_template_mesh
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -36,14 +40,12 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 @pytest.fixture(scope="module")
 def flame(pack: tuple[Path, float], tmp_path_factory: pytest.TempPathFactory):
-    mod = pytest.importorskip("pydeca.assets.flame_model")
-    return mod.load_flame_model(pack[0] / "generic_model.pkl", cache_dir=tmp_path_factory.mktemp("c"))
+    return load_flame_model(pack[0] / "generic_model.pkl", cache_dir=tmp_path_factory.mktemp("c"))
 
 
 @pytest.fixture(scope="module")
 def embedding(pack: tuple[Path, float]):
-    mod = pytest.importorskip("pydeca.assets.embedding")
-    return mod.load_landmark_embedding(pack[0] / "landmark_embedding.npy")
+    return load_landmark_embedding(pack[0] / "landmark_embedding.npy")
 
 
 def _landmarks(emb, verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -141,8 +143,7 @@ def test_mesh_is_closed_ish_and_outward(flame) -> None:
 
 
 def test_template_obj_matches_pickle(pack: tuple[Path, float], flame) -> None:
-    mod = pytest.importorskip("pydeca.assets.template")
-    mesh = mod.load_template_mesh(pack[0] / "head_template.obj")
+    mesh = load_template_mesh(pack[0] / "head_template.obj")
     assert mesh.faces.shape == flame.faces.shape
     np.testing.assert_array_equal(mesh.faces, flame.faces)
     assert mesh.uvcoords.shape[0] > mesh.verts.shape[0]
@@ -221,8 +222,7 @@ def test_uv_images_and_albedo(pack: tuple[Path, float]) -> None:
     assert np.abs(disp).max() < 0.002
     tex = np.asarray(Image.open(root / "mean_texture.jpg"))
     assert tex.shape == (256, 256, 3)
-    mod = pytest.importorskip("pydeca.assets.albedo")
-    albedo = mod.load_albedo_basis(root / "FLAME_texture.npz", size=256, num_components=50)
+    albedo = load_albedo_basis(root / "FLAME_texture.npz", size=256, num_components=50)
     assert albedo.mean.shape == (3, 256, 256)
     assert albedo.basis.shape == (50, 3, 256, 256)
     assert albedo.source == "FLAME"

@@ -177,6 +177,28 @@ def test_euler_jaw_matches_axis_angle(flame_data) -> None:
     )
 
 
+def test_all_300_identity_and_100_expression_components(flame_data) -> None:
+    model, embedding = flame_data
+    full = FLAME(model, embedding, num_shape=300, num_expression=100)
+    rng = np.random.default_rng(0)
+    shape, exp = rng.normal(0, 1, (2, 300)), rng.normal(0, 1, (2, 100))
+    out = full(
+        torch.tensor(shape, dtype=torch.float32), torch.tensor(exp, dtype=torch.float32), torch.zeros(2, 6)
+    )
+    # zero pose: LBS is the identity, so the mesh is the template plus both linear blends (float64)
+    expected = (
+        model.v_template[None]
+        + np.einsum("vck,bk->bvc", model.shapedirs.astype(np.float64), shape)
+        + np.einsum("vck,bk->bvc", model.exprdirs.astype(np.float64), exp)
+    )
+    np.testing.assert_allclose(out.vertices.numpy(), expected, atol=2e-5, rtol=0)
+    # components beyond 100 / 50 matter: the default layer cannot take these codes
+    with pytest.raises(ShapeError, match="shape"):
+        FLAME(model, embedding)(
+            out.vertices.new_zeros(2, 300), out.vertices.new_zeros(2, 100), torch.zeros(2, 6)
+        )
+
+
 def test_flame_gradients_and_shape_errors(flame: FLAME) -> None:
     shape, exp, pose = (t.requires_grad_() for t in _zeros(2))
     out = flame(shape, exp, pose)

@@ -146,3 +146,7 @@ def test_errors_for_missing_and_garbage(tmp_path):
         safe_load(tmp_path / "nope.pkl")
     with pytest.raises(AssetFormatError, match="not a readable pickle"):
         safe_load(b"this is not a pickle")
+    # malformed but harmless pickles also get the clear error, not a raw Python exception
+    set_with_build = b"\x80\x02c__builtin__\nset\n)R}b."  # BUILD (set state) on a set
+    with pytest.raises(AssetFormatError, match="not a readable pickle"):
+        safe_load(set_with_build)

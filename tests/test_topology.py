@@ -198,3 +198,26 @@ def test_topology_cache_round_trip(template, tmp_path, monkeypatch):
     other = Topology.from_template(template, uv_size=32, cache_dir=tmp_path)
     assert other.uv_size == 32
     assert len(list(tmp_path.glob("topology-*.npz"))) == 2
+
+
+def test_unwritable_topology_cache_warns_and_still_computes(template, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("the cache dir cannot be created under a file")
+    with pytest.warns(UserWarning, match="could not write the topology cache"):
+        topo = Topology.from_template(template, uv_size=32, cache_dir=blocker / "cache")
+    assert topo.uv_size == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_deca_caches_its_topology_in_the_default_cache_dir(demo_cache, tmp_path, monkeypatch):
+    from pydeca.assets.bundle import load_assets
+    from pydeca.model import DECA
+
+    bundle = load_assets("demo", cache_dir=demo_cache)
+    monkeypatch.setenv("PYDECA_CACHE", str(tmp_path))
+    DECA(bundle)
+    files = list(tmp_path.glob("topology-*.npz"))
+    assert len(files) == 1
+    monkeypatch.setattr(Topology, "_compute", classmethod(lambda *a, **k: pytest.fail("recomputed")))
+    model = DECA(bundle)  # the second model reads the cache
+    assert model.topology.dense.faces.shape[1] == 3

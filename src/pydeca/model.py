@@ -25,12 +25,14 @@ from torch import Tensor, nn
 
 from .assets.bundle import AssetBundle, load_assets
 from .assets.checkpoint import load_networks
+from .assets.paths import default_cache_dir
 from .checks import check_shapes
 from .constants import CROP_SIZE, NUM_EXP, NUM_SHAPE
 from .errors import InputError
 from .flame import FLAME, AlbedoModel
 from .geometry.camera import weak_perspective_project
 from .geometry.normals import vertex_normals
+from .geometry.rotations import euler_to_axis_angle
 from .geometry.topology import Topology
 from .geometry.uv_grid import displacement_normals
 from .geometry.uv_raster import UVGather
@@ -127,7 +129,12 @@ class DECA(nn.Module):
         assets: an :class:`~pydeca.assets.bundle.AssetBundle` (see :meth:`load` to build one).
         num_shape: identity components used (DECA: 100).
         num_expression: expression components used (DECA: 50).
-        cache_dir: where the topology cache goes (default: the platform cache dir).
+        cache_dir: where the topology cache goes (default: ``$PYDECA_CACHE``, else the platform
+            cache dir).
+        jaw_type: ``"aa"`` (DECA's default): E_flame regresses the jaw as axis-angle; ``"euler"``:
+            as Euler angles (x = mouth opening, radians, ``R = Rx·Ry·Rz``), converted to axis-angle
+            by :meth:`encode`, so :class:`~pydeca.nets.Codes` always hold axis-angle (reference
+            §2.3, ``model.jaw_type``).
     """
 
     def __init__(
@@ -137,8 +144,12 @@ class DECA(nn.Module):
         num_shape: int = NUM_SHAPE,
         num_expression: int = NUM_EXP,
         cache_dir: str | Path | None = None,
+        jaw_type: Literal["aa", "euler"] = "aa",
     ) -> None:
         super().__init__()
+        if jaw_type not in ("aa", "euler"):
+            raise ValueError(f"DECA: jaw_type must be 'aa' or 'euler', got {jaw_type!r}")
+        self.jaw_type = jaw_type
         self.is_demo = assets.is_demo
         self.asset_dir = assets.asset_dir
         # Allocate without random initialisation: every value comes from the checkpoint.
@@ -149,7 +160,9 @@ class DECA(nn.Module):
         self.D_detail = networks["D_detail"]
         self.flame = FLAME(assets.flame, assets.embedding, num_shape=num_shape, num_expression=num_expression)
         self.albedo_model = AlbedoModel(assets.albedo) if assets.albedo is not None else None
-        self.topology = Topology.from_template(assets.template, cache_dir=cache_dir)
+        self.topology = Topology.from_template(
+            assets.template, cache_dir=default_cache_dir() if cache_dir is None else cache_dir
+        )
         topo = self.topology
         self.renderer = MeshRenderer(topo.faces, topo.uvcoords, topo.uvfaces)
         uv_size = assets.face_eye_mask.shape[-1]
@@ -208,7 +221,10 @@ class DECA(nn.Module):
         check_shapes(images=(images, f"B 3 {CROP_SIZE} {CROP_SIZE}"))
         images = images.to(self.device, torch.float32)
         detail = self.E_detail(images) if use_detail else None
-        return Codes.from_flame_vector(self.E_flame(images), detail=detail)
+        codes = Codes.from_flame_vector(self.E_flame(images), detail=detail)
+        if self.jaw_type == "euler":
+            codes.pose = torch.cat([codes.pose[:, :3], euler_to_axis_angle(codes.pose[:, 3:])], 1)
+        return codes
 
     # ------------------------------------------------------------------ photos
     def reconstruct(self, image: np.ndarray | str | Path, *, detector: str = "auto", faces: str = "largest"):

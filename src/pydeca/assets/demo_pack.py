@@ -521,7 +521,7 @@ def is_demo_pack(asset_dir: str | Path) -> bool:
 
 
 def ensure_demo_pack(cache_dir: str | Path | None = None) -> Path:
-    """The demo pack in ``<cache>/demo-pack-v1``, generated (atomically) if not already complete.
+    """The demo pack in ``<cache>/demo-pack-v<N>`` (N = DEMO_PACK_VERSION), generated if incomplete.
 
     Args:
         cache_dir: parent directory; default ``$PYDECA_CACHE`` or the platform user cache dir.

@@ -378,6 +378,15 @@ def safe_load(
         result = unpickler.load()
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,  # e.g. a BUILD opcode on an allowed object without __dict__
+        RecursionError,  # a maliciously deep nesting
+    ) as exc:
         raise AssetFormatError(f"{name}: not a readable pickle of DECA/FLAME data ({exc})") from exc
     return _replace_stubs(result, name)

@@ -45,12 +45,21 @@ def _resize_bilinear(channel: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), np.float32)
 
 
+def _resize_nearest(channel: np.ndarray, size: int) -> np.ndarray:
+    """Resize (H, W) to (size, size) as ``F.interpolate(mode="nearest")``: source index ⌊i · H / size⌋."""
+    height, width = channel.shape
+    rows = np.arange(size) * height // size
+    cols = np.arange(size) * width // size
+    return channel[rows[:, None], cols[None, :]]
+
+
 def load_uv_mask(path: str | Path, size: int = 256) -> np.ndarray:
     """Load a UV mask PNG (``uv_face_eye_mask.png``, ``uv_face_mask.png``) as a soft mask.
 
     Args:
         path: image file; channel 0 (R, or the grey level) is used, divided by 255.
-        size: output resolution; other sizes are resampled bilinearly.
+        size: output resolution; other sizes are resampled nearest-neighbour, as DECA's
+            ``F.interpolate`` (the mask stays binary).
 
     Returns:
         (size, size) float32 in [0, 1], row 0 = v = 1.
@@ -58,7 +67,7 @@ def load_uv_mask(path: str | Path, size: int = 256) -> np.ndarray:
     path = _require(path, "UV mask")
     pixels = _read_image(path)
     channel = (pixels if pixels.ndim == 2 else pixels[..., 0]).astype(np.float32) / 255.0
-    return np.clip(_resize_bilinear(channel, size), 0.0, 1.0)
+    return np.clip(_resize_nearest(channel, size), 0.0, 1.0)
 
 
 def load_fixed_displacement(path: str | Path) -> np.ndarray:

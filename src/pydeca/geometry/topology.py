@@ -9,8 +9,6 @@ UV faces and template vertices, the UV size and :data:`CACHE_VERSION`), so later
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 import torch
 
 from pydeca.assets.data import TemplateMesh
+from pydeca.assets.paths import write_cache_file
 from pydeca.geometry.dense_mesh import DenseMesh, build_dense_mesh
 from pydeca.geometry.uv_raster import UVRaster, rasterize_uv
 
@@ -96,7 +95,8 @@ class Topology:
             uv_size: R, side of the UV images in texels (256 in DECA).
             cache_dir: directory of ``topology-<hash>.npz`` files; ``None`` computes in memory
                 without caching. The write is atomic (temporary file + rename); an unreadable
-                cache file is recomputed and replaced, with a warning.
+                cache file is recomputed and replaced, and an unwritable directory only costs the
+                recomputation next time (both with a warning).
 
         Returns:
             :class:`Topology` on the CPU.
@@ -126,7 +126,6 @@ class Topology:
         return cls(faces, uvcoords, uvfaces, raster, dense)
 
     def _save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
             "faces": self.faces,
             "uvcoords": self.uvcoords,
@@ -139,14 +138,11 @@ class Topology:
             "dense_bary": self.dense.bary,
             "dense_faces": self.dense.faces,
         }
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **{k: v.cpu().numpy() for k, v in arrays.items()})
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        numpy_arrays = {k: v.cpu().numpy() for k, v in arrays.items()}
+        if not write_cache_file(path, lambda fh: np.savez(fh, **numpy_arrays)):
+            warnings.warn(
+                f"could not write the topology cache {path}; it is recomputed next time", stacklevel=3
+            )
 
     @classmethod
     def _load(cls, path: Path) -> Topology:
