@@ -1,127 +1,52 @@
 """`pydeca.assets.fetch` against a local HTTP server on 127.0.0.1 (never the network).
 
-The server (a ThreadingHTTPServer on an ephemeral port) serves in-memory files with Range support,
-an HTML page posing as a checkpoint, a connection that drops after half the bytes, and a FLAME-like
-POST login that answers a zip for the right account and an HTML login page otherwise.
+The server (tests/asset_server.py) serves in-memory files with Range support, an HTML page posing
+as a checkpoint, a connection that drops after half the bytes, and a FLAME-like POST login that
+answers a zip for the right account and an HTML login page otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
-import socket
+import json
+import pickle
 import sys
-import threading
 import types
-import urllib.parse
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
 
+from asset_server import HTML_PAGE, PASSWORD, PAYLOAD, USER, WRONG, flame_zip, serve, tiny_deca_checkpoint
 from pydeca.assets import fetch as F
+from pydeca.assets import integrity
 from pydeca.errors import AssetError, AssetFormatError, CheckpointError
-
-USER, PASSWORD = "ada@example.org", "s3cret"
-WRONG = "not-the-password-42"
-PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
-FLAME_PKL = b"\x80\x02fake FLAME pickle bytes" * 100
-HTML_PAGE = (
-    b"\n  <!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title></head>"
-    b"<body>Too many users have viewed or downloaded this file recently.</body></html>"
-)
-LOGIN_PAGE = b"<html><head><title>FLAME - Login</title></head><body>Invalid credentials</body></html>"
-
-
-def _flame_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("FLAME2020/generic_model.pkl", FLAME_PKL)
-        archive.writestr("FLAME2020/female_model.pkl", b"other")
-        archive.writestr("FLAME2020/Readme.pdf", b"%PDF-1.4")
-    return buf.getvalue()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet
-        pass
-
-    def _send(self, body: bytes, content_type: str = "application/octet-stream") -> None:
-        state = self.server.state  # type: ignore[attr-defined]
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes=") and state["honour_range"]:
-            start = int(rng[len("bytes=") :].split("-")[0])
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        chunk = body[start:]
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(chunk)))
-        self.end_headers()
-        self.wfile.write(chunk)
-
-    def do_GET(self) -> None:
-        state = self.server.state  # type: ignore[attr-defined]
-        path = urllib.parse.urlsplit(self.path).path
-        state["log"].append(("GET", path, self.headers.get("Range")))
-        if path.startswith("/files/") and path[len("/files/") :] in state["files"]:
-            self._send(state["files"][path[len("/files/") :]])
-        elif path == "/html":
-            self._send(HTML_PAGE, "text/html; charset=utf-8")
-        elif path == "/html-as-binary":
-            self._send(HTML_PAGE, "application/octet-stream")
-        elif path == "/drop":
-            state["drop_calls"] += 1
-            if state["drop_calls"] == 1:  # announce everything, send half, hang up
-                self.send_response(200)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(PAYLOAD)))
-                self.end_headers()
-                self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-            else:
-                self._send(PAYLOAD)
-        else:
-            self.send_error(404)
-
-    def do_POST(self) -> None:
-        state = self.server.state  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length", "0"))
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        state["log"].append(("POST", self.path, form))
-        if form.get("username") == [USER] and form.get("password") == [PASSWORD]:
-            self._send(_flame_zip(), "application/zip")
-        else:
-            self._send(LOGIN_PAGE, "text/html")
 
 
 @pytest.fixture
 def server():
     """Base URL of a local test server and its shared state (files, request log)."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.state = {"files": {}, "log": [], "drop_calls": 0, "honour_range": True}  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd.state  # type: ignore[attr-defined]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve() as (url, state):
+        yield url, state
+
+
+@pytest.fixture(scope="module")
+def flame_pkl(fixtures_dir: Path) -> bytes:
+    """A full-size FLAME-2020-format pickle (synthetic bases, chumpy inside)."""
+    return (fixtures_dir / "flame2020_synthetic_chumpy.pkl").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint() -> bytes:
+    return tiny_deca_checkpoint()
+
+
+@pytest.fixture
+def small_checkpoints_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accept checkpoints below the real size floor (the test checkpoint stores one number per tensor)."""
+    monkeypatch.setattr(integrity, "MIN_CHECKPOINT_BYTES", 0)
 
 
 def _sha(data: bytes) -> str:
@@ -189,16 +114,20 @@ def test_html_instead_of_checkpoint(server, tmp_path: Path, path: str) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fetch_deca_accepts_torch_checkpoints(server, tmp_path: Path) -> None:
+def test_fetch_deca_accepts_torch_checkpoints(server, tmp_path: Path, small_checkpoints_ok) -> None:
     url, state = server
     for name, zip_format in (("new.tar", True), ("legacy.tar", False)):
-        buf = io.BytesIO()
-        torch.save({"E_flame": {"w": torch.zeros(2)}}, buf, _use_new_zipfile_serialization=zip_format)
-        state["files"][name] = buf.getvalue()
+        data = tiny_deca_checkpoint(zip_format=zip_format)
+        state["files"][name] = data
         out_dir = tmp_path / name
         path = F.fetch_deca(out_dir, url=f"{url}/files/{name}", progress=False)
         assert path == out_dir / "deca_model.tar"
-        assert path.read_bytes() == buf.getvalue()
+        assert path.read_bytes() == data
+        record = integrity.read_manifest(out_dir)["deca_model.tar"]
+        assert record["sha256"] == _sha(data)
+        assert record["size"] == len(data)
+        assert record["url"] == f"{url}/files/{name}"
+        assert record["check"] == "loads strictly into DECA's networks (53,466,077 numbers)"
     # a valid file is kept without a request
     n = len(state["log"])
     F.fetch_deca(tmp_path / "new.tar", url=f"{url}/files/new.tar", progress=False)
@@ -237,24 +166,30 @@ def test_gdown_missing_and_drive_html(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fetch_flame_extracts_generic_model(server, tmp_path: Path) -> None:
+def test_fetch_flame_extracts_generic_model(server, tmp_path: Path, flame_pkl: bytes) -> None:
     url, state = server
+    state["flame_zip"] = flame_zip(flame_pkl)
     path = F.fetch_flame(tmp_path, username=USER, password=PASSWORD, url=f"{url}/flame", progress=False)
     assert path == tmp_path / "generic_model.pkl"
-    assert path.read_bytes() == FLAME_PKL
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["generic_model.pkl"]
+    assert path.read_bytes() == flame_pkl
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generic_model.pkl", "pydeca_assets.json"]
+    record = integrity.read_manifest(tmp_path)["generic_model.pkl"]
+    assert record["sha256"] == _sha(flame_pkl)
+    assert "FLAME 2020 shapes" in record["check"]
+    assert PASSWORD not in (tmp_path / "pydeca_assets.json").read_text()
     assert state["log"][0][0] == "POST"
     assert state["log"][0][2] == {"username": [USER], "password": [PASSWORD]}
 
 
 def test_fetch_flame_credentials_from_env_and_keep_zip(
-    server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flame_pkl: bytes
 ) -> None:
-    url, _ = server
+    url, state = server
+    state["flame_zip"] = flame_zip(flame_pkl)
     monkeypatch.setenv("FLAME_USERNAME", USER)
     monkeypatch.setenv("FLAME_PASSWORD", PASSWORD)
     F.fetch_flame(tmp_path, url=f"{url}/flame", progress=False, keep_zip=True)
-    assert (tmp_path / "generic_model.pkl").read_bytes() == FLAME_PKL
+    assert (tmp_path / "generic_model.pkl").read_bytes() == flame_pkl
     assert zipfile.is_zipfile(tmp_path / "FLAME2020.zip")
 
 
@@ -326,16 +261,26 @@ def test_fetch_data_skips_present_files(server, tmp_path: Path, topology_dir: Pa
     state["log"].clear()
     report = F.fetch(["data"], asset_dir, data_base_url=f"{url}/files/", progress=False)
     assert state["log"] == []
-    assert report == {"downloaded": [], "present": [str(p) for p in paths]}
+    assert report == {
+        "asset_dir": str(asset_dir),
+        "downloaded": [],
+        "present": [str(p) for p in paths],
+        "checks": {},
+    }
+    manifest = integrity.read_manifest(asset_dir)
+    assert sorted(manifest) == sorted(r.name for r in F.DATA_FILES if r.name != "head_template.obj")
+    assert manifest["mean_texture.jpg"]["sha256"] == F.DATA_FILES[3].sha256
 
 
-def test_fetch_all_reports_and_rejects_unknown_group(server, tmp_path: Path, topology_dir: Path) -> None:
+@pytest.mark.usefixtures("small_checkpoints_ok")
+def test_fetch_all_reports_and_rejects_unknown_group(
+    server, tmp_path: Path, topology_dir: Path, flame_pkl: bytes, tiny_checkpoint: bytes
+) -> None:
     url, state = server
     for remote in F.DATA_FILES:
         state["files"][remote.name] = (topology_dir / remote.name).read_bytes()
-    buf = io.BytesIO()
-    torch.save({"E_flame": {}}, buf)
-    state["files"]["deca_model.tar"] = buf.getvalue()
+    state["files"]["deca_model.tar"] = tiny_checkpoint
+    state["flame_zip"] = flame_zip(flame_pkl)
     report = F.fetch(
         ["all"],
         tmp_path,
@@ -350,6 +295,10 @@ def test_fetch_all_reports_and_rejects_unknown_group(server, tmp_path: Path, top
     assert sorted(Path(p).name for p in report["downloaded"]) == sorted(
         [r.name for r in F.DATA_FILES] + ["deca_model.tar", "generic_model.pkl"]
     )
+    assert report["checks"][str(tmp_path / "deca_model.tar")].startswith("loads strictly")
+    manifest = json.loads((tmp_path / "pydeca_assets.json").read_text())
+    assert manifest["pydeca_assets"] == 1
+    assert sorted(manifest["files"]) == sorted(Path(p).name for p in report["downloaded"])
     with pytest.raises(ValueError, match="unknown asset group"):
         F.fetch(["weights"], tmp_path)
 
@@ -379,3 +328,139 @@ def test_fetch_asks_for_flame_account_before_downloading(
     with pytest.raises(AssetError, match="FLAME_USERNAME"):
         F.fetch(["data", "flame"], tmp_path, progress=False, data_base_url=f"{url}/files/")
     assert state["log"] == []
+
+
+# ------------------------------------------------------------------ verification after download
+
+
+def test_fetch_deca_rejects_checkpoint_that_does_not_load_strictly(
+    server, tmp_path: Path, small_checkpoints_ok
+) -> None:
+    url, state = server
+    state["files"]["deca_model.tar"] = tiny_deca_checkpoint(drop_key="E_flame.layers.2.bias")
+    with pytest.raises(CheckpointError) as info:
+        F.fetch_deca(tmp_path, url=f"{url}/files/deca_model.tar", progress=False)
+    message = str(info.value)
+    assert "missing keys (1): layers.2.bias" in message
+    assert F.DECA_MANUAL_URL in message
+    assert str(tmp_path / "deca_model.tar") in message
+    assert list(tmp_path.iterdir()) == []  # no checkpoint, no .part, no manifest entry
+
+
+def test_fetch_deca_rejects_implausibly_small_checkpoint(
+    server, tmp_path: Path, tiny_checkpoint: bytes
+) -> None:
+    url, state = server
+    state["files"]["deca_model.tar"] = tiny_checkpoint  # right keys and shapes, but 0.2 MB
+    with pytest.raises(CheckpointError, match=f"has {len(tiny_checkpoint):,} bytes: too small") as info:
+        F.fetch_deca(tmp_path, url=f"{url}/files/deca_model.tar", progress=False)
+    assert F.DECA_MANUAL_URL in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_min_checkpoint_bytes_fits_deca_networks() -> None:
+    from pydeca.nets import build_networks
+
+    numbers = sum(t.numel() for m in build_networks(device="meta").values() for t in m.state_dict().values())
+    assert (
+        numbers == 53_466_077
+    )  # shared/fixtures/deca_model_manifest.json: 25,901,281 + 25,790,581 + 1,774,215
+    # float32 needs 213.9 MB; the floor stays below even a float16 copy (106.9 MB)
+    assert numbers * 2 > integrity.MIN_CHECKPOINT_BYTES > 50_000_000
+
+
+def test_fetch_deca_replaces_html_left_by_an_earlier_attempt(
+    server, tmp_path: Path, tiny_checkpoint: bytes, small_checkpoints_ok
+) -> None:
+    url, state = server
+    state["files"]["deca_model.tar"] = tiny_checkpoint
+    (tmp_path / "deca_model.tar").write_bytes(HTML_PAGE)
+    report = F.fetch(["deca"], tmp_path, deca_url=f"{url}/files/deca_model.tar", progress=False)
+    assert report["downloaded"] == [str(tmp_path / "deca_model.tar")]
+    assert (tmp_path / "deca_model.tar").read_bytes() == tiny_checkpoint
+
+
+def test_fetch_flame_rejects_a_model_that_is_not_flame2020(server, tmp_path: Path) -> None:
+    url, state = server
+    v, j = 10, 5  # a FLAME-format model on a 10-vertex mesh
+    model = {
+        "v_template": np.zeros((v, 3)),
+        "f": np.zeros((4, 3), dtype=np.uint32),
+        "shapedirs": np.zeros((v, 3, 400)),
+        "posedirs": np.zeros((v, 3, 36)),
+        "J_regressor": np.zeros((j, v)),
+        "weights": np.zeros((v, j)),
+        "kintree_table": np.zeros((2, j), dtype=np.int64),
+    }
+    buf = io.BytesIO()
+    pickle.dump(model, buf, protocol=2)
+    state["flame_zip"] = flame_zip(buf.getvalue())
+    with pytest.raises(
+        AssetFormatError, match=r"not FLAME 2020: v_template \(10, 3\) \(FLAME 2020: \(5023, 3\)\)"
+    ):
+        F.fetch_flame(tmp_path, username=USER, password=PASSWORD, url=f"{url}/flame", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+    state["flame_zip"] = flame_zip(b"\x80\x02not a FLAME model")
+    with pytest.raises(AssetFormatError, match="not a readable pickle") as info:
+        F.fetch_flame(tmp_path, username=USER, password=PASSWORD, url=f"{url}/flame", progress=False)
+    assert F.FLAME_SITE in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_flame_keeps_the_model_in_deca_flame2020_folder(
+    server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flame_pkl: bytes
+) -> None:
+    url, state = server
+    (tmp_path / "FLAME2020").mkdir()
+    existing = tmp_path / "FLAME2020" / "generic_model.pkl"
+    existing.write_bytes(flame_pkl)
+    monkeypatch.delenv("FLAME_USERNAME", raising=False)
+    monkeypatch.delenv("FLAME_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no account needed: nothing to download
+    report = F.fetch(["flame"], tmp_path, flame_url=f"{url}/flame", progress=False)
+    assert report["present"] == [str(existing)]
+    assert report["downloaded"] == []
+    assert state["log"] == []
+    assert F.fetch_flame(tmp_path, url=f"{url}/flame", progress=False) == existing
+    assert not (tmp_path / "generic_model.pkl").exists()
+
+
+# ----------------------------------------------------------------------------- URL overrides
+
+
+def test_resolve_sources_precedence() -> None:
+    official = F.resolve_sources(environ={})
+    assert official == F.FetchSources(F.DATA_BASE_URL, F.DECA_WEIGHTS.url, F.FLAME_URL)
+
+    env = {"PYDECA_MIRROR": "http://env-mirror/deca"}
+    from_env_mirror = F.resolve_sources(environ=env)
+    assert from_env_mirror.data_base_url == "http://env-mirror/deca/"
+    assert from_env_mirror.deca_url == "http://env-mirror/deca/deca_model.tar"
+    assert from_env_mirror.flame_url == F.FLAME_URL  # FLAME is never taken from a mirror
+
+    env |= {
+        "PYDECA_DATA_URL": "http://data",
+        "PYDECA_DECA_URL": "http://w/x.tar",
+        "PYDECA_FLAME_URL": "http://f",
+    }
+    assert F.resolve_sources(environ=env) == F.FetchSources("http://data/", "http://w/x.tar", "http://f")
+    # the command line (mirror argument) beats the environment; a per-group argument beats both
+    cli = F.resolve_sources(mirror="http://cli/", environ=env)
+    assert (cli.data_base_url, cli.deca_url, cli.flame_url) == (
+        "http://cli/",
+        "http://cli/deca_model.tar",
+        "http://f",
+    )
+    explicit = F.resolve_sources(mirror="http://cli/", deca_url="http://one.tar", environ=env)
+    assert explicit.deca_url == "http://one.tar"
+    assert explicit.data_base_url == "http://cli/"
+
+
+def test_html_page_shorter_than_expected_is_refused_not_resumed(server, tmp_path: Path) -> None:
+    """An error page served as octet-stream is complete: refused and deleted, never appended to."""
+    url, _ = server
+    dest = tmp_path / "uv_face_mask.png"
+    with pytest.raises(AssetFormatError, match=r"returned an HTML page \('Google Drive - Quota exceeded'\)"):
+        F.download(f"{url}/html-as-binary", dest, expected_size=12_112, progress=False)
+    assert list(tmp_path.iterdir()) == []

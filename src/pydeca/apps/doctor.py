@@ -1,76 +1,181 @@
-"""``deca doctor``: what the asset directory holds, its checksums, and how to get what is missing."""
+"""``deca doctor``: every asset found or not, its size and checksum, what is wrong, how to get it.
+
+Checks per file found: the checkpoint and the FLAME model are sniffed (an HTML page saved as
+``deca_model.tar`` is the classic failure) and the checkpoint's size must be plausible; DECA's data
+files are compared with the published SHA-256 table (:data:`pydeca.assets.fetch.DATA_FILES`); any
+file ``deca fetch`` recorded in ``pydeca_assets.json`` is compared with that record ("modified since
+fetch"). ``--assets demo`` reports on the generated demo pack, as every other command reads it.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from pydeca import __version__
-from pydeca.assets.bundle import find_asset
-from pydeca.assets.paths import ASSET_FILES, resolve_asset_dir
+from pydeca.assets.demo_pack import ensure_demo_pack, is_demo_pack
+from pydeca.assets.download import sha256_file
+from pydeca.assets.fetch import DATA_FILES
+from pydeca.assets.integrity import quick_check_checkpoint, quick_check_flame, read_manifest
+from pydeca.assets.paths import ASSET_FILES, HOW_TO_GET, REQUIRED_ASSETS, find_asset, resolve_asset_dir
+from pydeca.errors import AssetError
 
-__all__ = ["HOW_TO_GET", "run_doctor"]
+__all__ = ["HOW_TO_GET", "REQUIRED", "run_doctor"]
 
-HOW_TO_GET = {
-    "flame_model": "register at https://flame.is.tue.mpg.de, then `deca fetch flame`",
-    "checkpoint": "`deca fetch deca` (DECA weights, Google Drive)",
-    "landmark_embedding": "`deca fetch data` (DECA's public data files)",
-    "head_template": "`deca fetch data`",
-    "face_mask": "`deca fetch data`",
-    "face_eye_mask": "`deca fetch data`",
-    "fixed_displacement": "`deca fetch data`",
-    "mean_texture": "`deca fetch data` (optional)",
-    "albedo_bfm": "optional: convert the BFM albedo (https://github.com/TimoBolkart/BFM_to_FLAME)",
-    "albedo_flame": "optional: FLAME texture space from https://flame.is.tue.mpg.de",
-}
-REQUIRED = (
-    "flame_model",
-    "checkpoint",
-    "landmark_embedding",
-    "head_template",
-    "face_mask",
-    "face_eye_mask",
-    "fixed_displacement",
-)
+REQUIRED = REQUIRED_ASSETS
+"""The assets without which ``deca reconstruct`` refuses to run (the demo pack needs no checkpoint)."""
+
+_PUBLISHED = {remote.name: remote for remote in DATA_FILES}
+_QUICK_CHECKS = {"checkpoint": quick_check_checkpoint, "flame_model": quick_check_flame}
+_DEMO_CHECKPOINT = "generated on first use (seeded random weights)"
+_DEMO_NOTE = "the generated demo pack: synthetic assets, reconstructions with it are not meaningful"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _since_fetch(record: dict[str, Any]) -> str:
+    size = record.get("size")
+    fetched = f"{size:,} B" if isinstance(size, int) else "a file"
+    return (
+        f"modified since fetch: `deca fetch` wrote {fetched} with sha256 "
+        f"{str(record.get('sha256'))[:16]}… on {record.get('fetched', '?')}"
+    )
 
 
-def run_doctor(assets: str | Path | None = None) -> dict:
-    """Inspect the asset directory; returns a JSON-ready report with a ``text`` rendering and ``ok``."""
-    asset_dir = resolve_asset_dir(assets)
-    files = {}
-    lines = [
+def _unpublished_verdict(
+    name: str, sha256: str, record: dict[str, Any] | None, demo: bool
+) -> tuple[str, str]:
+    """Status of a file without a published checksum: its ``deca fetch`` record, if any."""
+    if record is not None and record.get("sha256") != sha256:
+        advice = "fetch it again with --force unless you replaced it on purpose"
+        return "warning", f"{_since_fetch(record)}; {advice}"
+    if record is not None:
+        return "ok", f"unchanged since fetched on {record.get('fetched', '?')} ({record.get('check')})"
+    if demo:
+        return "info", "generated demo file"
+    if name in _QUICK_CHECKS:
+        return "info", (
+            "no published checksum and no `deca fetch` record; `deca fetch` with --force downloads "
+            "and verifies it"
+        )
+    return "info", "no published checksum"
+
+
+def _check(
+    name: str, path: Path, sha256: str, *, record: dict[str, Any] | None, demo: bool
+) -> dict[str, str]:
+    """``{"status": "ok" | "info" | "warning" | "error", "message": ...}`` for one found file.
+
+    Order: 1. format sniff (checkpoint, FLAME); 2. DECA's published SHA-256 (data files, not in a
+    demo pack); 3. the ``deca fetch`` record (``record``); 4. what is left unverifiable.
+    """
+    quick = _QUICK_CHECKS.get(name)
+    try:
+        if quick is not None:
+            quick(path)
+    except AssetError as err:
+        status, message = "error", str(err)
+    else:
+        published = None if demo else _PUBLISHED.get(path.name)
+        if published is None:
+            status, message = _unpublished_verdict(name, sha256, record, demo)
+        elif sha256 == published.sha256:
+            status, message = "ok", "matches DECA's published file (sha256)"
+        else:
+            modified = record is not None and record.get("sha256") != sha256
+            status, message = (
+                "error",
+                (
+                    f"{_since_fetch(record) + '; it ' if modified and record else ''}differs from DECA's "
+                    f"published file (expected {published.size:,} B, sha256 {published.sha256[:16]}…): "
+                    "`deca fetch data` replaces it"
+                ),
+            )
+    return {"status": status, "message": message}
+
+
+def _environment_lines(asset_dir: Path) -> list[str]:
+    devices = "cpu" + (", cuda" if torch.cuda.is_available() else "")
+    devices += ", mps" if torch.backends.mps.is_available() else ""
+    return [
         f"pydeca {__version__}, torch {torch.__version__}, Python {platform.python_version()}",
-        f"devices: cpu{', cuda' if torch.cuda.is_available() else ''}"
-        f"{', mps' if torch.backends.mps.is_available() else ''}",
+        f"devices: {devices}",
         f"asset directory: {asset_dir}",
     ]
+
+
+def run_doctor(assets: str | Path | None = None, *, cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """Inspect the asset directory (``"demo"``: the generated demo pack) and report on every asset.
+
+    Args:
+        assets: as ``--assets``: a directory, ``"demo"``, or ``None`` for ``$PYDECA_HOME`` / the
+            platform data dir.
+        cache_dir: where the demo pack lives (default ``$PYDECA_CACHE`` / the platform cache dir).
+
+    Returns:
+        A JSON-ready dict: ``asset_dir``, ``is_demo``, ``demo_fallback`` (no FLAME model in the
+        default directory, so commands use the demo pack), ``files`` (logical name → ``file``,
+        ``required``, ``found``, ``how_to_get``, and when found ``path``, ``size``, ``sha256``,
+        ``check``), ``problems`` (one line each), ``ok`` (required assets present, no error) and
+        ``text`` (the human-readable report).
+    """
+    demo_requested = assets is not None and str(assets) == "demo"
+    asset_dir = ensure_demo_pack(cache_dir) if demo_requested else resolve_asset_dir(assets)
+    demo = is_demo_pack(asset_dir)
+    manifest = read_manifest(asset_dir)
+    lines = _environment_lines(asset_dir)
+    if demo:
+        lines[-1] += f" ({_DEMO_NOTE})"
+    files: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
     for name, how_to_get in HOW_TO_GET.items():
+        filename = ASSET_FILES[name]
+        required = name in REQUIRED and not (demo and name == "checkpoint")
+        entry: dict[str, Any] = {"file": filename, "required": required, "how_to_get": how_to_get}
+        files[name] = entry
         path = find_asset(asset_dir, name)
-        entry = {"file": ASSET_FILES[name], "required": name in REQUIRED}
         if path is None:
             entry["found"] = False
-            entry["how_to_get"] = how_to_get
-            lines.append(f"  missing  {ASSET_FILES[name]:<28} -> {how_to_get}")
+            label = filename if name in REQUIRED else f"{filename} (optional)"
+            if demo and name == "checkpoint":
+                entry["how_to_get"] = _DEMO_CHECKPOINT
+            lines.append(f"  missing  {label:<28} -> {entry['how_to_get']}")
+            if required:
+                problems.append(f"{filename} is missing: {how_to_get}")
+            continue
+        sha256 = sha256_file(path)
+        shown = path.relative_to(asset_dir).as_posix()
+        check = _check(name, path, sha256, record=manifest.get(shown), demo=demo)
+        entry.update(found=True, path=str(path), size=path.stat().st_size, sha256=sha256, check=check)
+        lines.append(f"  found    {shown:<28} {entry['size']:>13,d} B  sha256 {sha256[:16]}…")
+        status, message = check["status"], check["message"]
+        if status == "error":
+            lines.append(f"           ERROR: {message} -> {how_to_get}")
+            problems.append(f"{shown}: {message}")
+        elif status == "warning":
+            lines.append(f"           WARNING: {message}")
         else:
-            entry.update(found=True, path=str(path), size=path.stat().st_size, sha256=_sha256(path))
-            size, digest = entry["size"], entry["sha256"][:16]
-            lines.append(f"  found    {ASSET_FILES[name]:<28} {size:>12,d} B  sha256 {digest}…")
-        files[name] = entry
-    ok = all(files[name]["found"] for name in REQUIRED)
-    if not ok:
+            lines.append(f"           {status}: {message}")
+    demo_fallback = assets is None and not demo and files["flame_model"]["found"] is False
+    ok = not problems
+    if demo_fallback:
         lines.append(
-            "some required assets are missing: `deca demo` and `--assets demo` still run on the "
-            "generated demo asset pack"
+            "no FLAME model here: commands run without --assets use the generated demo pack "
+            "(`deca doctor --assets demo` reports on it)"
         )
-    return {"asset_dir": str(asset_dir), "files": files, "ok": ok, "text": "\n".join(lines)}
+    if ok:
+        lines.append("all required assets are present and pass their checks")
+    else:
+        lines.append(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
+        lines += [f"  - {problem}" for problem in problems]
+        lines.append("`--assets demo` runs every command on the generated demo pack meanwhile")
+    return {
+        "asset_dir": str(asset_dir),
+        "is_demo": demo,
+        "demo_fallback": demo_fallback,
+        "files": files,
+        "problems": problems,
+        "ok": ok,
+        "text": "\n".join(lines),
+    }

@@ -11,6 +11,7 @@ in memory on first use and saved there, so that later loads read them like the r
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,18 +26,22 @@ from .data import AlbedoBasis, FlameModelData, LandmarkEmbedding, TemplateMesh
 from .demo_pack import ensure_demo_pack
 from .embedding import load_landmark_embedding
 from .flame_model import load_flame_model
-from .paths import ASSET_FILES, resolve_asset_dir, write_cache_file
+from .paths import ASSET_FILES, HOW_TO_GET, REQUIRED_ASSETS, find_asset, resolve_asset_dir, write_cache_file
 from .synthetic_checkpoint import deterministic_checkpoint
 from .template import load_template_mesh
 from .uv_maps import load_fixed_displacement, load_uv_mask
 
-__all__ = ["DEMO_CHECKPOINT_SEED_PREFIX", "AssetBundle", "find_asset", "load_assets"]
+__all__ = [
+    "DEMO_CHECKPOINT_SEED_PREFIX",
+    "AssetBundle",
+    "find_asset",
+    "load_assets",
+    "missing_assets",
+    "missing_assets_message",
+]
 
 DEMO_CHECKPOINT_SEED_PREFIX = "pydeca-demo/"
 """Seed prefix of the demo pack's in-memory checkpoint (fixtures README §2 rule, other seeds)."""
-
-# Where DECA's own `data/` folder and the FLAME download put files, relative to the asset dir.
-_ALTERNATIVE_LOCATIONS = {"flame_model": ("FLAME2020/generic_model.pkl",)}
 
 
 @dataclass
@@ -64,25 +69,39 @@ class AssetBundle:
     """Logical asset name → the file it was read from (or ``"generated in memory"``)."""
 
 
-def find_asset(asset_dir: Path, name: str) -> Path | None:
-    """Return the path of logical asset ``name`` (a key of ``ASSET_FILES``) in ``asset_dir``, if any."""
-    candidates = (ASSET_FILES[name], *_ALTERNATIVE_LOCATIONS.get(name, ()))
-    for relative in candidates:
-        path = asset_dir / relative
-        if path.is_file():
-            return path
-    return None
+def missing_assets(asset_dir: Path, *, demo: bool = False) -> list[str]:
+    """The required assets (keys of ``ASSET_FILES``) that ``asset_dir`` lacks, in report order.
+
+    A demo pack does not need ``deca_model.tar``: its seeded weights are drawn on first use.
+    """
+    return [
+        name
+        for name in REQUIRED_ASSETS
+        if find_asset(asset_dir, name) is None and not (demo and name == "checkpoint")
+    ]
 
 
-def _require(asset_dir: Path, name: str, hint: str) -> Path:
-    path = find_asset(asset_dir, name)
-    if path is None:
-        raise AssetNotFoundError(
-            f"{ASSET_FILES[name]} not found in the asset directory {asset_dir}. {hint} "
-            "(`deca doctor` lists everything that is missing; `--assets demo` runs on the "
-            "generated demo pack instead.)"
-        )
-    return path
+def missing_assets_message(asset_dir: Path, missing: list[str]) -> str:
+    """One message naming every missing file, each with the command that gets it.
+
+    Example (an asset directory holding only the FLAME model)::
+
+        the asset directory /data lacks 6 required files:
+          deca_model.tar not found: `deca fetch deca` (the DECA weights, from Google Drive)
+          landmark_embedding.npy not found: `deca fetch data` (DECA's public data files)
+          ...
+        `deca fetch all --assets /data` gets them all; `deca doctor --assets /data` shows every asset
+        (sizes, checksums); `--assets demo` runs on the generated demo pack instead.
+    """
+    count = f"{len(missing)} required file{'s' if len(missing) != 1 else ''}"
+    where = shlex.quote(str(asset_dir))
+    lines = [f"the asset directory {asset_dir} lacks {count}:"]
+    lines += [f"  {ASSET_FILES[name]} not found: {HOW_TO_GET[name]}" for name in missing]
+    lines.append(
+        f"`deca fetch all --assets {where}` gets them all; `deca doctor --assets {where}` shows "
+        "every asset (sizes, checksums); `--assets demo` runs on the generated demo pack instead."
+    )
+    return "\n".join(lines)
 
 
 def _is_demo_dir(asset_dir: Path) -> bool:
@@ -103,8 +122,8 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
             ``$PYDECA_CACHE`` or the platform cache dir.
 
     Raises:
-        AssetNotFoundError: an explicitly given directory lacks a required file (message: how to
-            get it).
+        AssetNotFoundError: the directory lacks required files; one message lists every one of
+            them with the command that gets it (:func:`missing_assets_message`).
         AssetFormatError, CheckpointError, UnsafePickleError: a file is not what it should be.
     """
     if assets is not None and str(assets) == "demo":
@@ -114,23 +133,18 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
         if assets is None and find_asset(asset_dir, "flame_model") is None:
             asset_dir = _demo_dir(cache_dir)
     is_demo = _is_demo_dir(asset_dir)
-    sources: dict[str, str] = {}
+    missing = missing_assets(asset_dir, demo=is_demo)
+    if missing:  # report every missing file at once, before parsing anything
+        raise AssetNotFoundError(missing_assets_message(asset_dir, missing))
+    paths = {name: path for name in REQUIRED_ASSETS if (path := find_asset(asset_dir, name)) is not None}
+    sources = {name: str(path) for name, path in paths.items()}
 
-    def need(name: str, hint: str) -> Path:
-        path = _require(asset_dir, name, hint)
-        sources[name] = str(path)
-        return path
-
-    flame = load_flame_model(
-        need("flame_model", "Register at https://flame.is.tue.mpg.de and run `deca fetch flame`."),
-        cache_dir=cache_dir,
-    )
-    data_hint = "Run `deca fetch data` to download DECA's public data files."
-    embedding = load_landmark_embedding(need("landmark_embedding", data_hint))
-    template = load_template_mesh(need("head_template", data_hint))
-    face_eye_mask = load_uv_mask(need("face_eye_mask", data_hint))
-    face_mask = load_uv_mask(need("face_mask", data_hint))
-    fixed_displacement = load_fixed_displacement(need("fixed_displacement", data_hint))
+    flame = load_flame_model(paths["flame_model"], cache_dir=cache_dir)
+    embedding = load_landmark_embedding(paths["landmark_embedding"])
+    template = load_template_mesh(paths["head_template"])
+    face_eye_mask = load_uv_mask(paths["face_eye_mask"])
+    face_mask = load_uv_mask(paths["face_mask"])
+    fixed_displacement = load_fixed_displacement(paths["fixed_displacement"])
 
     albedo = None
     for name in ("albedo_bfm", "albedo_flame"):
@@ -140,16 +154,14 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
             sources["albedo"] = str(path)
             break
 
-    checkpoint_path = find_asset(asset_dir, "checkpoint")
-    if checkpoint_path is None and is_demo:
+    checkpoint_path = paths.get("checkpoint")
+    if checkpoint_path is None:  # only a demo pack gets here without one (see missing_assets)
         checkpoint = deterministic_checkpoint(seed_prefix=DEMO_CHECKPOINT_SEED_PREFIX)
         sources["checkpoint"] = "generated in memory (demo pack)"
         # Drawing 53 M normals takes ~0.8 s; later runs load the file like real weights (~0.1 s).
         write_cache_file(asset_dir / ASSET_FILES["checkpoint"], lambda fh: torch.save(checkpoint, fh))
     else:
-        checkpoint = load_checkpoint(
-            need("checkpoint", "Run `deca fetch deca` to download the DECA weights.")
-        )
+        checkpoint = load_checkpoint(checkpoint_path)
     return AssetBundle(
         asset_dir=asset_dir,
         flame=flame,

@@ -202,26 +202,29 @@ def _verify(
     expect_binary: bool,
     validate: Callable[[Path], None] | None,
 ) -> None:
-    """Check a complete ``.part``: size, HTML sniff, ``validate``, SHA-256.
+    """Check a complete ``.part``: HTML sniff, size, ``validate``, SHA-256.
 
-    A short file is kept for resuming (:class:`AssetError`); any other failure deletes it.
+    A short file is kept for resuming (:class:`AssetError`), unless it is an HTML page (an error
+    page served with a binary Content-Type is complete, not interrupted); any other failure
+    deletes it.
     """
     size = part.stat().st_size
-    if expected_size is not None and size < expected_size:
+    with open(part, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    is_html = expect_binary and looks_like_html(head)
+    if expected_size is not None and size < expected_size and not is_html:
         raise AssetError(
             f"download of {url} stopped at {size} of {expected_size} bytes; run the command again to "
             f"resume, or {fix}"
         )
     try:
+        if is_html:
+            raise _html_error(url, dest, head, fix)
         if expected_size is not None and size != expected_size:
             raise AssetFormatError(
                 f"{url} gave {size} bytes, expected {expected_size}, for {dest}; the partial file was "
                 f"deleted: retry, or {fix}"
             )
-        with open(part, "rb") as fh:
-            head = fh.read(_SNIFF_BYTES)
-        if expect_binary and looks_like_html(head):
-            raise _html_error(url, dest, head, fix)
         if validate is not None:
             validate(part)
         if sha256 is not None:

@@ -16,7 +16,18 @@ from typing import IO
 
 import platformdirs
 
-__all__ = ["ASSET_FILES", "asset_path", "default_cache_dir", "resolve_asset_dir", "write_cache_file"]
+__all__ = [
+    "ALTERNATIVE_LOCATIONS",
+    "ASSET_FILES",
+    "HOW_TO_GET",
+    "MANIFEST_FILE",
+    "REQUIRED_ASSETS",
+    "asset_path",
+    "default_cache_dir",
+    "find_asset",
+    "resolve_asset_dir",
+    "write_cache_file",
+]
 
 ASSET_FILES: dict[str, str] = {
     "flame_model": "generic_model.pkl",
@@ -33,6 +44,37 @@ ASSET_FILES: dict[str, str] = {
 }
 """Logical asset name → DECA's file name inside the asset directory."""
 
+ALTERNATIVE_LOCATIONS: dict[str, tuple[str, ...]] = {"flame_model": ("FLAME2020/generic_model.pkl",)}
+"""Other places, relative to the asset dir, where DECA's own ``data/`` folder keeps a file."""
+
+REQUIRED_ASSETS = (
+    "flame_model",
+    "checkpoint",
+    "landmark_embedding",
+    "head_template",
+    "face_mask",
+    "face_eye_mask",
+    "fixed_displacement",
+)
+"""The assets :func:`pydeca.assets.bundle.load_assets` cannot do without (in the order reported)."""
+
+HOW_TO_GET: dict[str, str] = {
+    "flame_model": "register at https://flame.is.tue.mpg.de, then `deca fetch flame`",
+    "checkpoint": "`deca fetch deca` (the DECA weights, from Google Drive)",
+    "landmark_embedding": "`deca fetch data` (DECA's public data files)",
+    "head_template": "`deca fetch data` (DECA's public data files)",
+    "face_mask": "`deca fetch data` (DECA's public data files)",
+    "face_eye_mask": "`deca fetch data` (DECA's public data files)",
+    "fixed_displacement": "`deca fetch data` (DECA's public data files)",
+    "mean_texture": "`deca fetch data` (optional)",
+    "albedo_bfm": "optional: convert the BFM albedo (https://github.com/TimoBolkart/BFM_to_FLAME)",
+    "albedo_flame": "optional: the FLAME texture space from https://flame.is.tue.mpg.de",
+}
+"""Logical asset name → the command (or page) that gets it."""
+
+MANIFEST_FILE = "pydeca_assets.json"
+"""Record of what ``deca fetch`` downloaded into an asset directory (digest, size, URL, time)."""
+
 
 def resolve_asset_dir(explicit: str | Path | None = None) -> Path:
     """The asset directory: ``explicit`` → ``$PYDECA_HOME`` → the platform user data dir.
@@ -45,6 +87,18 @@ def resolve_asset_dir(explicit: str | Path | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("pydeca"))
+
+
+def find_asset(asset_dir: Path, name: str) -> Path | None:
+    """The file of logical asset ``name`` (a key of :data:`ASSET_FILES`) in ``asset_dir``, if any.
+
+    DECA's own layout is accepted too (:data:`ALTERNATIVE_LOCATIONS`, e.g. ``FLAME2020/``).
+    """
+    for relative in (ASSET_FILES[name], *ALTERNATIVE_LOCATIONS.get(name, ())):
+        path = Path(asset_dir) / relative
+        if path.is_file():
+            return path
+    return None
 
 
 def default_cache_dir() -> Path:
