@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from pydeca.geometry.camera import crop_to_image_ndc, ndc_to_pixels
 from pydeca.geometry.normals import vertex_normals
 from pydeca.nets import Codes
+from pydeca.render.interpolate import interpolate_vertex_attributes
 from pydeca.render.renderer import row_tiles
 from pydeca.render.shading import SH_CONSTANTS
 from pydeca.render.views import GRID_PANELS, crop_views, photo_views, visualization_grid
+from pydeca.render.visualize import HIDDEN_COLOR, LANDMARK_EDGES, VISIBLE_COLOR, draw_landmarks, to_uint8
 
 
 def load_codes(shared, name: str) -> tuple[Codes, torch.Tensor]:
@@ -159,3 +163,248 @@ def test_render_shapes_equals_two_render_shape_calls(reference_model, decoded):
         single = renderer.render_shape(rec.vertices, rec.trans_verts, uv_detail_normals=rec.uv_detail_normals)
     torch.testing.assert_close(detail.images, single.images)
     assert float((detail.images - coarse.images).abs().max()) > 0.01  # the detail shows
+
+
+# --- texture modes and render_orig with an albedo model (reference §2.9, §2.13) ----------------------
+
+
+@pytest.fixture(scope="module")
+def bfm_model(reference_bundle, bfm_albedo_path, tmp_path_factory):
+    """DECA with the BFM-format albedo of the parity references."""
+    from dataclasses import replace
+
+    from pydeca.assets.albedo import load_albedo_basis
+    from pydeca.model import DECA
+
+    bundle = replace(reference_bundle, albedo=load_albedo_basis(bfm_albedo_path))
+    return DECA(bundle, cache_dir=tmp_path_factory.mktemp("topology"))
+
+
+def sampled_image(model, images: torch.Tensor, trans_verts: torch.Tensor) -> torch.Tensor:
+    """The reference's ``uv_gt``: the images bilinearly sampled at every texel's projected NDC."""
+    grid = model.world2uv(trans_verts)[:, :2].permute(0, 2, 3, 1)
+    return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
+
+
+def test_extract_texture_with_albedo_model(bfm_model, shared):
+    codes, image = load_codes(shared, "alfw1")
+    with torch.inference_mode():
+        rec = bfm_model.decode(codes, images=image, texture="extract")
+        darker = bfm_model.decode(codes, images=image * 0.5, texture="extract")
+        uv_gt = sampled_image(bfm_model, image, rec.trans_verts)
+    mask = bfm_model.uv_face_eye_mask[0, 0]
+    inside, outside = mask == 1, mask == 0
+    texture = rec.uv_texture_gt[0]
+    assert rec.texture_mode == "extract"
+    # inside the face-eye mask: the photo; outside: the shaded albedo uv_texture (not DECA's grey)
+    torch.testing.assert_close(texture[:, inside], uv_gt[0][:, inside], atol=1e-6, rtol=0)
+    torch.testing.assert_close(texture[:, outside], rec.uv_texture[0][:, outside], atol=0, rtol=0)
+    blend = uv_gt[0] * mask + rec.uv_texture[0] * (1 - mask)
+    torch.testing.assert_close(texture, blend, atol=1e-6, rtol=0)
+    # the test tells the sources apart: outside, the shaded albedo is neither grey nor the photo
+    islands = outside & (rec.uv_texture[0].abs().sum(0) > 0)
+    assert float((rec.uv_texture[0][:, islands] - 0.7).abs().mean()) > 0.05
+    assert float((rec.uv_texture[0][:, islands] - uv_gt[0][:, islands]).abs().mean()) > 0.05
+    # a darker photo halves the inside (bilinear sampling is linear) and leaves the outside alone
+    torch.testing.assert_close(
+        darker.uv_texture_gt[0][:, inside], texture[:, inside] * 0.5, atol=1e-6, rtol=0
+    )
+    torch.testing.assert_close(darker.uv_texture_gt[0][:, outside], texture[:, outside], atol=0, rtol=0)
+
+
+def test_model_and_photo_texture_modes_with_albedo_model(bfm_model, shared):
+    codes, image = load_codes(shared, "alfw1")
+    with torch.inference_mode():
+        model_mode = bfm_model.decode(codes, images=image, texture="model")
+        blank = bfm_model.decode(codes, images=torch.zeros_like(image), texture="model")
+        photo = bfm_model.decode(codes, images=image, texture="photo")
+        uv_gt = sampled_image(bfm_model, image, photo.trans_verts)
+    # "model": uv_texture (albedo × SH shading of the detail normals) itself, whatever the image
+    assert model_mode.texture_mode == "model"
+    torch.testing.assert_close(model_mode.uv_texture_gt, model_mode.uv_texture, atol=0, rtol=0)
+    torch.testing.assert_close(blank.uv_texture_gt, model_mode.uv_texture_gt, atol=0, rtol=0)
+    # "photo": the photo inside, DECA's grey 0.7 outside even though an albedo model exists
+    mask = bfm_model.uv_face_eye_mask[0, 0]
+    torch.testing.assert_close(
+        photo.uv_texture_gt[0][:, mask == 1], uv_gt[0][:, mask == 1], atol=1e-6, rtol=0
+    )
+    assert torch.all(photo.uv_texture_gt[0][:, mask == 0] == 0.7)
+
+
+class LargestFloatTensor(TorchDispatchMode):
+    """Records the element count of the largest floating tensor any aten op produces."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, torch.Tensor) and t.is_floating_point():
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+def photo_of_crop(image: torch.Tensor, tform: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An (H, W, 3) uint8 photo whose crop through ``tform`` is ``image`` (bilinear upsampling)."""
+    height, width = size
+    cols, rows = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    crop_px = np.stack([cols, rows], -1) @ tform[:2, :2].T + tform[:2, 2]  # photo px → crop px
+    grid = torch.from_numpy((2 * crop_px + 1) / 224 - 1).float()[None]
+    photo = F.grid_sample(image, grid, mode="bilinear", align_corners=False)[0]
+    return np.rint(photo.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+
+
+def test_texture_from_photo_samples_the_original(bfm_model, shared):
+    codes, image = load_codes(shared, "alfw1")
+    height, width = 600, 500
+    tform = np.array([[0.5, 0.0, -25.0], [0.0, 0.5, -40.0], [0.0, 0.0, 1.0]])  # photo px → crop px
+    photo = photo_of_crop(image, tform, (height, width))
+    with torch.inference_mode():
+        rec = bfm_model.decode(codes, images=image)
+        texture = bfm_model.texture_from_photo(rec, photo, tform)
+        inverted = bfm_model.texture_from_photo(rec, 255 - photo, tform)
+        # the reference's render_orig formula, written out: vertices in photo NDC, photo in [0, 1]
+        photo_ndc = crop_to_image_ndc(
+            rec.trans_verts, torch.from_numpy(tform).float()[None], 224, (height, width)
+        )
+        photo_float = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+        uv_gt = sampled_image(bfm_model, photo_float, photo_ndc)
+    mask = bfm_model.uv_face_eye_mask[0, 0]
+    expected = uv_gt * mask + rec.uv_texture * (1 - mask)
+    # uint8 gathers vs grid_sample of the float photo: same bilinear weights up to float32 rounding
+    torch.testing.assert_close(texture, expected, atol=1e-5, rtol=0)
+    inside = mask == 1
+    # The photo holds the crop at twice its resolution, so the texture matches the crop's (up to the
+    # extra resampling) — and it does come from the photo: inverting the photo inverts it.
+    assert float((texture[0][:, inside] - rec.uv_texture_gt[0][:, inside]).abs().mean()) < 2 / 255
+    torch.testing.assert_close(inverted[0][:, inside], 1 - texture[0][:, inside], atol=1e-5, rtol=0)
+    torch.testing.assert_close(inverted[0][:, mask == 0], texture[0][:, mask == 0], atol=0, rtol=0)
+
+
+def test_texture_from_photo_memory_is_bounded(bfm_model, shared):
+    # A 12-megapixel uint8 photo: no floating tensor of photo size is ever made (only 4 pixels per
+    # texel are read and converted), so memory stays O(R²) = O(256²) whatever the photo.
+    codes, image = load_codes(shared, "alfw1")
+    photo = np.full((3000, 4000, 3), 120, dtype=np.uint8)
+    tform = np.array([[0.1, 0.0, -150.0], [0.0, 0.1, -100.0], [0.0, 0.0, 1.0]])
+    with torch.inference_mode():
+        rec = bfm_model.decode(codes, images=image)
+        spy = LargestFloatTensor()
+        with spy:
+            texture = bfm_model.texture_from_photo(rec, photo, tform)
+    assert spy.largest <= 256 * 256 * 3 * 8  # a few UV-sized buffers; the photo has 36 M values
+    mask = bfm_model.uv_face_eye_mask[0, 0]
+    # the head projects inside the photo: the inside of the mask is the photo's flat 120/255
+    torch.testing.assert_close(texture[0][:, mask == 1], torch.full_like(texture[0][:, mask == 1], 120 / 255))
+
+
+def test_photo_views_render_with_the_photo_texture(bfm_model, shared):
+    codes, image = load_codes(shared, "alfw1")
+    height, width = 600, 500
+    tform = np.array([[0.5, 0.0, -25.0], [0.0, 0.5, -40.0], [0.0, 0.0, 1.0]])
+    photo = 255 - photo_of_crop(image, tform, (height, width))  # differs from the crop on purpose
+    renderer = bfm_model.renderer
+    with torch.inference_mode():
+        rec = bfm_model.decode(codes, images=image)
+        texture = bfm_model.texture_from_photo(rec, photo, tform)
+        views = photo_views(renderer, rec, 0, photo, tform, texture=texture, max_pixels=width * 200)
+        photo_ndc = crop_to_image_ndc(
+            rec.trans_verts, torch.from_numpy(tform).float()[None], 224, (height, width)
+        )
+        background = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+        fragments = renderer.rasterize(photo_ndc, (height, width))
+        full, alpha = renderer.render_texture(photo_ndc, texture, background=background, fragments=fragments)
+        crop_textured, _ = renderer.render_texture(
+            photo_ndc, rec.uv_texture_gt, background=background, fragments=fragments
+        )
+    # the rendered panel is the photo-textured mesh over the photo (rendered in 3 bands: the y
+    # rescaling rounds differently on a few pixels, ±1/255)
+    rendered = views["rendered_images"].astype(int)
+    assert ((np.abs(rendered - to_uint8(full[0]).astype(int)) <= 1).all(-1)).mean() > 0.999
+    # the crop's texture would show the un-inverted crop colours on the face
+    face = alpha[0, 0].numpy() > 0
+    assert np.abs(rendered - to_uint8(crop_textured[0]).astype(int))[face].mean() > 30
+
+
+# --- visualisation: landmarks and depth (reference §2.11, §2.12) --------------------------------------
+
+
+def test_landmark_connectivity_is_the_references():
+    # A line from i to i + 1 except after 16, 21, 26, 30, 35, 41, 47 (and 67, the last): eyes and
+    # lips stay open loops and 59 → 60 joins the outer lip to the inner one.
+    ends = {16, 21, 26, 30, 35, 41, 47}
+    assert list(LANDMARK_EDGES) == [(i, i + 1) for i in range(67) if i not in ends]
+    assert len(LANDMARK_EDGES) == 60
+    assert (59, 60) in LANDMARK_EDGES
+    for closing in ((41, 36), (36, 41), (47, 42), (42, 47), (59, 48), (67, 60)):
+        assert closing not in LANDMARK_EDGES
+
+
+def landmark_layout(size: int = 256) -> tuple[np.ndarray, torch.Tensor]:
+    """68 landmarks: most in a corner cluster, 36–41 and 59–60 placed to expose their lines."""
+    px = np.full((68, 2), 10.0)
+    px[36:42] = [(20, 100), (20, 20), (20, 20), (20, 20), (200, 20), (200, 100)]  # the right eye
+    px[59], px[60] = (20, 200), (200, 200)
+    ndc = (px + 0.5) * 2 / size - 1
+    return px.astype(int), torch.from_numpy(ndc).float()
+
+
+def test_landmark_lines_follow_the_connectivity():
+    _, ndc = landmark_layout()
+    drawn = draw_landmarks(np.zeros((256, 256, 3), np.uint8), ndc)
+    assert tuple(drawn[200, 110]) == (255, 255, 255)  # 59 → 60 is drawn
+    assert tuple(drawn[100, 110]) == (0, 0, 0)  # 41 → 36 (closing the eye) is not
+    assert tuple(drawn[60, 20]) == (255, 255, 255)  # 36 → 37
+    assert tuple(drawn[60, 200]) == (255, 255, 255)  # 40 → 41
+
+
+def test_3d_landmark_visibility_colours():
+    px, ndc = landmark_layout()
+    visibility = [1.0] * 68
+    visibility[41] = 0.0
+    drawn = draw_landmarks(np.zeros((256, 256, 3), np.uint8), ndc, visibility)
+    assert tuple(drawn[px[36, 1], px[36, 0]]) == VISIBLE_COLOR == (0, 255, 0)  # visible: green
+    assert tuple(drawn[px[41, 1], px[41, 0]]) == HIDDEN_COLOR == (255, 0, 0)  # hidden: red
+    plain = draw_landmarks(np.zeros((256, 256, 3), np.uint8), ndc)  # 2D landmarks: all green
+    assert tuple(plain[px[41, 1], px[41, 0]]) == VISIBLE_COLOR
+
+
+def test_crop_views_colour_3d_landmarks_by_visibility(reference_model, decoded):
+    from dataclasses import replace
+
+    rec, image = decoded
+    centres = np.floor((rec.landmarks3d[0, :, :2].numpy() + 1) * 112).astype(int)  # containing pixels
+    for value, colour in ((0.0, HIDDEN_COLOR), (1.0, VISIBLE_COLOR)):
+        landmarks3d = rec.landmarks3d.clone()
+        landmarks3d[..., 3] = value
+        views = crop_views(reference_model.renderer, replace(rec, landmarks3d=landmarks3d), image)
+        panel = views["landmarks3d"][0]
+        assert all(tuple(panel[r, c]) == colour for c, r in centres)
+
+
+def test_depth_normalisation_is_per_sample(reference_model, decoded):
+    # Deliberate change from the reference (§2.11), which normalises z over the whole batch: there a
+    # face's depth image depends on which other faces share its batch (and a batch of N would not
+    # equal N single calls). Per sample, nearest vertex = 1 and farthest = 0 within each face.
+    rec, _ = decoded
+    renderer = reference_model.renderer
+    near = rec.trans_verts
+    far = near * torch.tensor([1.0, 1.0, 3.0]) + torch.tensor([0.0, 0.0, 2.0])  # same image, deeper
+    with torch.inference_mode():
+        pair = renderer.render_depth(torch.cat([near, far]))
+        single = renderer.render_depth(near)
+    torch.testing.assert_close(pair[:1], single)
+    # an affine change of z leaves the normalised depth unchanged
+    torch.testing.assert_close(pair[1:], single, atol=1e-5, rtol=0)
+    covered = renderer.rasterize(near, 224).mask[0]
+    assert float(single[0, 0][covered].max()) > 0.97  # the nose tip is nearly the nearest vertex
+    assert float(single[0, 0][~covered].abs().max()) == 0.0
+    # the reference's batch-wide normalisation would have darkened the first face considerably
+    z = torch.cat([near, far])[..., 2:3]
+    batch_wide = (z.amax() - z) / (z.amax() - z.amin())
+    with torch.inference_mode():
+        fragments = renderer.rasterize(torch.cat([near, far]), 224)
+        reference_like = interpolate_vertex_attributes(fragments, batch_wide, renderer.faces)
+    assert float((reference_like[0] - pair[0]).abs().max()) > 0.2

@@ -44,10 +44,11 @@ class AlbedoModel(nn.Module):
             )
         self.source = basis.source
         self.uv_shape = tuple(mean.shape)
-        flat_mean = torch.as_tensor(np.ascontiguousarray(mean).reshape(1, -1), device=device).to(dtype)
-        flat_basis = torch.as_tensor(np.ascontiguousarray(comps).reshape(comps.shape[0], -1), device=device)
+        # cast on the CPU, then move (MPS has no float64 for the asset's float64 arrays)
+        flat_mean = torch.as_tensor(np.ascontiguousarray(mean).reshape(1, -1), dtype=dtype).to(device)
+        flat_basis = torch.as_tensor(np.ascontiguousarray(comps).reshape(comps.shape[0], -1), dtype=dtype)
         self.register_buffer("mean", flat_mean, persistent=False)  # (1, 3·R·R)
-        self.register_buffer("basis", flat_basis.to(dtype), persistent=False)  # (K, 3·R·R)
+        self.register_buffer("basis", flat_basis.to(device), persistent=False)  # (K, 3·R·R)
 
     @property
     def num_components(self) -> int:

@@ -89,8 +89,10 @@ class FLAME(nn.Module):
         self.parents: list[int] = [int(p) for p in model.parents]
 
         def buffer(name: str, array: np.ndarray, *, index: bool = False) -> None:
-            tensor = torch.as_tensor(np.ascontiguousarray(array), device=device)
-            tensor = tensor.long() if index else tensor.to(dtype)
+            # cast on the CPU, then move: float64 asset arrays never become float64 tensors on the
+            # device (MPS has no float64)
+            tensor = torch.as_tensor(np.ascontiguousarray(array), dtype=torch.long if index else dtype)
+            tensor = tensor.to(device)
             self.register_buffer(name, tensor, persistent=False)
 
         dirs = np.concatenate((model.shapedirs[..., :num_shape], model.exprdirs[..., :num_expression]), -1)

@@ -135,7 +135,7 @@ def crop_to_image_ndc(
 
     Args:
         points: (B, N, C ≥ 2) crop NDC.
-        tform: (B, 3, 3) similarity T.
+        tform: (B, 3, 3) similarity (or any affine map, last row ``0, 0, 1``) T.
         crop_size: side of the square crop in pixels (224).
         image_size: (H, W) of the photo.
 
@@ -144,6 +144,11 @@ def crop_to_image_ndc(
     """
     check_shapes(points=(points, "B N *"), tform=(tform, "B 3 3"))
     crop_px = ndc_to_pixels(points[..., :2], crop_size)
-    inverse = torch.linalg.inv(tform.to(torch.float64)).to(points.dtype)
-    photo_px = crop_px @ inverse[:, :2, :2].transpose(1, 2) + inverse[:, None, :2, 2]
+    # photo px = A⁻¹ (crop px − t) for T = [[A, t], [0, 1]]; the 2 × 2 inverse in closed form, in the
+    # points' dtype (no float64 round trip: MPS has none; float32 is ~1e-4 px on a 4000-px photo).
+    t = tform.to(points.dtype)
+    a, b, c, d = t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]
+    adjugate = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2)  # (B, 2, 2)
+    inverse = adjugate / (a * d - b * c)[:, None, None]
+    photo_px = (crop_px - t[:, None, :2, 2]) @ inverse.transpose(1, 2)
     return torch.cat([pixels_to_ndc(photo_px, image_size), points[..., 2:]], dim=-1)

@@ -299,6 +299,21 @@ def _tiles(fb: torch.Tensor, box: torch.Tensor, setup: _Setup) -> _Windows:
     A tile is dropped if, for some edge, the edge function at all four corner pixel centres of the
     tile is below −(|dx| + |dy|) (one pixel step): by linearity every pixel of the tile is then
     clearly outside, far beyond rounding error, so dropping it never changes the coverage.
+
+    Runs in the dtype of ``setup`` (float32 in practice; MPS has no float64). Why one pixel step is
+    a safe margin there, with u = eps / 2 the unit roundoff, a = |dx|, b = |dy| and D a bound on
+    |p_x − x0| and |p_y − y0| over the tile's corners (pixel centres are exact floats):
+
+    - :func:`_scan_windows` decides a pixel p from r − c = fl(dx · fl(p_y − y0)) − fl(dy · fl(p_x − x0)),
+      which is within 2.0001·u·(a + b)·D of the exact edge value w(p); so w(p) < −2.0001·u·(a + b)·D
+      makes p outside (r < c) whatever the edge rule.
+    - Here each corner product has the same error bound and the subtraction, like the margin
+      fl(a + b), one relative rounding, so rejecting ``w_max < −(a + b)`` implies an exact
+      max over the tile below −(a + b)·(1 − 2u − 2.0001·u·D).
+    - That is below the scan's threshold while 4.0002·u·D ≤ 1 − 2u, i.e. D ≲ 1 / (2 eps)
+      (float32: 4.2 million pixels). Edges with D ≥ 1 / (8 eps) (float32: 2^20 pixels, a vertex
+      more than a million pixels off the image) or a non-finite bound never reject, keeping a 4×
+      slack. Even across a 4000-pixel image (D ≈ 4000) the margin is ~10^3 times the rounding.
     """
     device = fb.device
     tx = torch.div(box[:, 2] + _TILE - 1, _TILE, rounding_mode="floor")
@@ -313,16 +328,19 @@ def _tiles(fb: torch.Tensor, box: torch.Tensor, setup: _Setup) -> _Windows:
     off = torch.stack([(k - ti * tx) * _TILE, ti * _TILE], 1)  # (T, 2) tile offset in the box
     tiles = torch.cat([b[:, :2] + off, (b[:, 2:] - off).clamp(max=_TILE)], 1)  # (T, 4)
     f = fb[rep]
-    # conservative rejection (float64): corners of the tile's pixel-centre rectangle
-    x = tiles[:, 0:1].double() + torch.tensor([0.5], dtype=torch.float64, device=device)
-    y = tiles[:, 1:2].double() + 0.5
+    # conservative rejection (input dtype, see above): corners of the tile's pixel-centre rectangle
+    dtype = setup.dx.dtype
+    x = tiles[:, 0:1].to(dtype) + 0.5
+    y = tiles[:, 1:2].to(dtype) + 0.5
     xs = torch.cat([x, x + (tiles[:, 2:3] - 1)], 1).unsqueeze(1)  # (T, 1, 2)
     ys = torch.cat([y, y + (tiles[:, 3:4] - 1)], 1).unsqueeze(1)
-    dx, dy = setup.dx[f].double().unsqueeze(2), setup.dy[f].double().unsqueeze(2)  # (T, 3, 1)
-    x0, y0 = setup.x0[f].double().unsqueeze(2), setup.y0[f].double().unsqueeze(2)
+    dx, dy = setup.dx[f].unsqueeze(2), setup.dy[f].unsqueeze(2)  # (T, 3, 1)
+    x0, y0 = setup.x0[f].unsqueeze(2), setup.y0[f].unsqueeze(2)
     # max over the corners of a linear function = max over x + max over y terms
     w_max = (dx * (ys - y0)).amax(2) - (dy * (xs - x0)).amin(2)  # (T, 3)
-    keep = (w_max >= -(dx.abs() + dy.abs()).squeeze(2)).all(1)
+    reach = torch.maximum((xs - x0).abs().amax(2), (ys - y0).abs().amax(2))  # (T, 3) D of each edge
+    may_reject = (reach < 1.0 / (8.0 * torch.finfo(dtype).eps)) & torch.isfinite(w_max)
+    keep = ((w_max >= -(dx.abs() + dy.abs()).squeeze(2)) | ~may_reject).all(1)
     return _Windows(f[keep], tiles[keep])
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "ShapeRender",
     "extract_texture",
     "row_tiles",
+    "sample_bilinear",
 ]
 
 SHAPE_GREY = 180.0 / 255.0
@@ -234,17 +235,55 @@ def extract_texture(
 
     Args:
         images: (B, 3, H, W) the images the NDC refers to (the crops, or originals with
-            original-image NDC).
+            original-image NDC): float in [0, 1], or uint8 (0–255), which is sampled without a
+            float copy of the image (bounded memory for full-resolution photos).
         uv_positions_ndc: (B, 3, R, R) NDC position of every texel (``world2uv(trans_verts)``).
         uv_texture: (B, 3, R, R) what fills texels outside the mask (DECA: ``albedo · shading``).
         face_eye_mask: (1, 1, R, R) or (B, 1, R, R) mask M in [0, 1].
 
     Returns:
-        (B, 3, R, R) ``uv_gt · M + uv_texture · (1 − M)``; no occlusion test, as the original.
+        (B, 3, R, R) ``uv_gt · M + uv_texture · (1 − M)`` in the dtype of ``uv_texture``;
+        ``uv_gt`` = bilinear ``grid_sample(images, align_corners=False)`` (zero outside the
+        image); no occlusion test, as the original.
     """
-    grid = uv_positions_ndc[:, :2].permute(0, 2, 3, 1).to(images.dtype)
-    sampled = F.grid_sample(images, grid, mode="bilinear", align_corners=False)
-    return sampled * face_eye_mask + uv_texture * (1 - face_eye_mask)
+    grid = uv_positions_ndc[:, :2].permute(0, 2, 3, 1)
+    if images.dtype == torch.uint8:
+        sampled = sample_bilinear(images, grid.to(uv_texture.dtype)) * (1.0 / 255.0)
+    else:
+        sampled = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", align_corners=False)
+    return sampled.to(uv_texture.dtype) * face_eye_mask + uv_texture * (1 - face_eye_mask)
+
+
+def sample_bilinear(images: Tensor, grid: Tensor) -> Tensor:
+    """``grid_sample(images, grid, "bilinear", padding_mode="zeros", align_corners=False)`` by gathers.
+
+    Only the four neighbours of each sample are read and converted, so an integer (e.g. uint8) photo
+    of any size is sampled without a float copy of it: memory O(B·N·C) for N sample points.
+
+    Args:
+        images: (B, C, H, W) any numeric dtype (a channels-last view of an (H, W, C) photo is read
+            without a copy).
+        grid: (B, Ho, Wo, 2) float NDC ``(x, y)`` (x = −1 left edge, y = −1 top edge).
+
+    Returns:
+        (B, C, Ho, Wo) in the dtype of ``grid``, in the units of ``images``.
+    """
+    batch, channels, height, width = images.shape
+    flat = images.permute(0, 2, 3, 1).reshape(batch, height * width, channels)  # (B, H·W, C)
+    col = ((grid[..., 0] + 1.0) * width - 1.0) * 0.5  # (B, Ho, Wo) continuous pixel coordinates
+    row = ((grid[..., 1] + 1.0) * height - 1.0) * 0.5
+    col0, row0 = torch.floor(col), torch.floor(row)
+    fx, fy = (col - col0).reshape(batch, -1, 1), (row - row0).reshape(batch, -1, 1)
+    col0, row0 = col0.reshape(batch, -1).long(), row0.reshape(batch, -1).long()
+    out = grid.new_zeros(batch, col0.shape[1], channels)
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            c, r = col0 + dx, row0 + dy
+            inside = ((c >= 0) & (c < width) & (r >= 0) & (r < height)).unsqueeze(-1)
+            index = (r.clamp(0, height - 1) * width + c.clamp(0, width - 1)).unsqueeze(-1)
+            values = torch.gather(flat, 1, index.expand(-1, -1, channels)).to(grid.dtype)
+            out += values * (wx * wy * inside)
+    return out.transpose(1, 2).reshape(batch, channels, *grid.shape[1:3])
 
 
 def row_tiles(

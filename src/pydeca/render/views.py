@@ -1,8 +1,9 @@
 """The visualisation panels of a reconstruction, in its crop or on the original photo.
 
 :func:`crop_views` returns the reference's visualisation entries (§2.12) for a batch; :func:`photo_views`
-renders the same at the photo's resolution through the crop transform, in bands of rows so a
-12-megapixel photo renders in bounded memory; :func:`visualization_grid` lays panels side by side.
+renders the same at the photo's resolution through the crop transform (the reference's
+``render_orig``, §2.13), in bands of rows so a 12-megapixel photo renders in bounded memory;
+:func:`visualization_grid` lays panels side by side.
 Nothing here modifies the reconstruction's tensors (landmarks are drawn on numpy copies).
 """
 
@@ -90,10 +91,15 @@ def photo_views(
     photo: np.ndarray,
     tform: np.ndarray,
     *,
+    texture: Tensor | None = None,
     crop_size: int = 224,
     max_pixels: int = 1 << 21,
 ) -> dict[str, np.ndarray]:
     """Panels of one face rendered over its original photo (DECA's ``render_orig``).
+
+    As the reference (§2.13): vertices and landmarks go to photo NDC through ``T⁻¹``, everything is
+    rendered at the photo's (H, W) over the photo, and the textured render uses the texture sampled
+    from the photo itself — pass it as ``texture`` (``DECA.texture_from_photo``).
 
     Rendering runs in bands of at most ``max_pixels`` pixels, so memory stays bounded whatever the
     photo size; the photo is converted to float one band at a time.
@@ -104,6 +110,9 @@ def photo_views(
         index: which face of the batch.
         photo: (H, W, 3) uint8 original photo.
         tform: (3, 3) photo pixel → crop pixel similarity of that face.
+        texture: (1, 3, R, R) UV texture of the ``rendered_images`` panel, normally
+            ``DECA.texture_from_photo(rec.select(index), photo, tform)``; default: the
+            reconstruction's own ``uv_texture_gt`` (taken from the crop), else its albedo.
         crop_size: side of the crop the codes were estimated on.
         max_pixels: band size in pixels.
 
@@ -113,13 +122,15 @@ def photo_views(
     """
     height, width = photo.shape[:2]
     one = slice(index, index + 1)
-    t = torch.as_tensor(np.asarray(tform), dtype=torch.float32, device=rec.vertices.device)[None]
+    t = torch.from_numpy(np.asarray(tform, dtype=np.float32)).to(rec.vertices.device)[None]
     to_photo = lambda points: crop_to_image_ndc(points, t, crop_size, (height, width))  # noqa: E731
     with torch.inference_mode():
         vertices = rec.vertices[one]
         trans_verts = to_photo(rec.trans_verts[one])
         view_normals = vertex_normals(rec.trans_verts[one], renderer.faces)
-        texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.albedo
+        if texture is None:
+            texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.albedo
+            texture = texture[one] if texture is not None else None
         detail_normals = rec.uv_detail_normals[one] if rec.uv_detail_normals is not None else None
         out = {name: np.zeros_like(photo) for name in ("shape_images", "shape_detail_images")}
         if texture is not None:
@@ -139,7 +150,7 @@ def photo_views(
             out["shape_detail_images"][rows] = to_uint8(detail.images[0])
             if texture is not None:
                 images, _ = renderer.render_texture(
-                    band_verts, texture[one], band_size, background=background, fragments=fragments
+                    band_verts, texture.to(vertices), band_size, background=background, fragments=fragments
                 )
                 out["rendered_images"][rows] = to_uint8(images[0])
         landmarks2d = to_photo(rec.landmarks2d[one])[0]

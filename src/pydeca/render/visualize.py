@@ -12,15 +12,29 @@ import numpy as np
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-__all__ = ["DEMO_BANNER", "add_banner", "draw_landmarks", "panel_grid", "to_uint8"]
+__all__ = [
+    "DEMO_BANNER",
+    "HIDDEN_COLOR",
+    "LANDMARK_EDGES",
+    "VISIBLE_COLOR",
+    "add_banner",
+    "draw_landmarks",
+    "panel_grid",
+    "to_uint8",
+]
 
 DEMO_BANNER = "DEMO ASSETS - NOT A REAL RECONSTRUCTION"
 
-# 68-point iBUG connectivity: polylines (jaw, brows, nose bridge, nose base, eyes and lips closed).
-_OPEN_RUNS = ((0, 17), (17, 22), (22, 27), (27, 31), (31, 36))
-_CLOSED_RUNS = ((36, 42), (42, 48), (48, 60), (60, 68))
-_VISIBLE = (0, 200, 0)
-_HIDDEN = (230, 0, 0)
+_RUN_ENDS = (16, 21, 26, 30, 35, 41, 47, 67)
+LANDMARK_EDGES: tuple[tuple[int, int], ...] = tuple((i, i + 1) for i in range(67) if i not in _RUN_ENDS)
+"""The reference's 68-point connectivity (§2.12): a line from every point i to i + 1 except after the
+last point of the jaw (16), brows (21, 26), nose bridge (30), nose base (35), eyes (41, 47) and mouth
+(67). So the eye and lip loops stay open and the outer lip (48–59) runs on into the inner (60–67)."""
+
+VISIBLE_COLOR = (0, 255, 0)
+"""Green: a landmark with visibility > 0.5 (and every 2D landmark), as the reference."""
+HIDDEN_COLOR = (255, 0, 0)
+"""Red: a 3D landmark with visibility ≤ 0.5 (self-occluded), as the reference."""
 
 
 def to_uint8(image: Tensor | np.ndarray) -> np.ndarray:
@@ -42,12 +56,13 @@ def to_uint8(image: Tensor | np.ndarray) -> np.ndarray:
 def draw_landmarks(
     image: np.ndarray, points_ndc: Tensor | np.ndarray, visibility: Sequence[float] | None = None
 ) -> np.ndarray:
-    """Draw 68 landmarks (NDC x, y of this image) with their iBUG connectivity.
+    """Draw 68 landmarks (NDC x, y of this image) with the reference's connectivity (:data:`LANDMARK_EDGES`).
 
     Args:
         image: (H, W, 3) uint8.
         points_ndc: (68, 2+) NDC coordinates (x = −1 left edge, y = −1 top edge).
-        visibility: optional (68,) — points with visibility ≤ 0.5 are drawn red, others green.
+        visibility: optional (68,) — points with visibility ≤ 0.5 are drawn red, others green
+            (all green without it).
 
     Returns:
         A new (H, W, 3) uint8 image.
@@ -56,20 +71,18 @@ def draw_landmarks(
     points = np.asarray(
         points_ndc.detach().cpu() if isinstance(points_ndc, Tensor) else points_ndc, dtype=np.float64
     )[:, :2]
-    pixels = (points + 1.0) * 0.5 * np.array([width, height]) - 0.5
+    # the pixel containing each point (as the reference's int() of x·W/2 + W/2), drawn at its centre
+    pixels = np.floor((points + 1.0) * 0.5 * np.array([width, height])).astype(np.int64).tolist()
     canvas = Image.fromarray(image.copy())
     draw = ImageDraw.Draw(canvas)
-    radius = max(1.0, min(height, width) / 200)
+    radius = max(1, min(height, width) // 200)
     if len(pixels) == 68:
-        runs = [(a, b, False) for a, b in _OPEN_RUNS] + [(a, b, True) for a, b in _CLOSED_RUNS]
-        for start, stop, closed in runs:
-            line = [tuple(p) for p in pixels[start:stop]]
-            if closed:
-                line.append(line[0])
-            draw.line(line, fill=(255, 255, 255), width=1)
+        for a, b in LANDMARK_EDGES:
+            draw.line([tuple(pixels[a]), tuple(pixels[b])], fill=(255, 255, 255), width=1)
     vis = np.ones(len(pixels)) if visibility is None else np.asarray(visibility, dtype=np.float64)
     for (x, y), v in zip(pixels, vis, strict=True):
-        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=_VISIBLE if v > 0.5 else _HIDDEN)
+        colour = VISIBLE_COLOR if v > 0.5 else HIDDEN_COLOR
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
     return np.asarray(canvas)
 
 
