@@ -22,8 +22,8 @@ Algorithm (no Python loop over faces or pixels):
 1. Per face: pixel bounding box, edge equations ``w = dx (p_y − y0) − dy (p_x − x0)`` (evaluated
    from the lexicographically smaller endpoint, so faces sharing an edge get bit-exact opposite
    values: watertight) and depth plane.
-2. Faces are grouped by box size into a few window shapes ``ky × kx`` (1, 2, 4 or 8 per side);
-   boxes larger than 8 pixels are cut into 8 × 8 tiles. For a window the edge function is
+2. Faces are grouped by box size into square windows of 4 × 4 or 8 × 8 pixels; boxes larger
+   than 8 pixels are cut into 8 × 8 tiles (scanned with the 8 × 8 class). For a window the edge function is
    separable: ``w = r_row − c_col`` with ``r = dx (p_y − y0)`` per window row and
    ``c = dy (p_x − x0)`` per window column, so each (face, pixel) candidate costs one comparison
    per edge (``w > 0 ⇔ r > c``; ``w ≥ 0 ⇔ r > nextafter(c, −∞)`` for top-left edges). Columns and
@@ -122,13 +122,16 @@ def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torc
     top-left tie-break keeps a pixel centre lying exactly on an edge iff the centre moved by an
     infinitesimal (ε, ε²) is inside, so exactly one of two faces sharing the edge keeps it.
     """
-    ax, ay = px[:, [1, 2, 0]], py[:, [1, 2, 0]]  # edge k goes from corner k+1 to corner k+2
-    bx, by = px[:, [2, 0, 1]], py[:, [2, 0, 1]]
+    ax, ay = px.roll(-1, 1), py.roll(-1, 1)  # edge k goes from corner k+1 to corner k+2
+    bx, by = px.roll(-2, 1), py.roll(-2, 1)
     s0 = sign.unsqueeze(1)
-    swap = (ax > bx) | ((ax == bx) & (ay > by))
-    x0, y0 = torch.where(swap, bx, ax), torch.where(swap, by, ay)
-    x1, y1 = torch.where(swap, ax, bx), torch.where(swap, ay, by)
-    s = torch.where(swap, -s0, s0)  # ±1 is exact, so opposite faces stay bit-exact opposites
+    swap = ((ax > bx) | ((ax == bx) & (ay > by))).to(px.dtype)
+    # Select with 0/1 weights: m·a + (1 − m)·b is a or b bit for bit for finite values (and several
+    # times faster than torch.where on the CPU); non-finite corners belong to invalid faces.
+    keep = 1.0 - swap
+    x0, y0 = keep * ax + swap * bx, keep * ay + swap * by
+    x1, y1 = keep * bx + swap * ax, keep * by + swap * ay
+    s = s0 * (1.0 - 2.0 * swap)  # ±1 is exact, so opposite faces stay bit-exact opposites
     # inward normal of the oriented edge: sign · (−(by − ay), bx − ax)
     nx, ny = -(by - ay) * s0, (bx - ax) * s0
     top_left = (nx > 0) | ((nx == 0) & (ny > 0))
@@ -136,7 +139,7 @@ def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torc
     e1x, e1y, e1z = px[:, 1] - px[:, 0], py[:, 1] - py[:, 0], pz[:, 1] - pz[:, 0]
     e2x, e2y, e2z = px[:, 2] - px[:, 0], py[:, 2] - py[:, 0], pz[:, 2] - pz[:, 0]
     det = e1x * e2y - e1y * e2x
-    det = torch.where(det == 0, torch.ones_like(det), det)
+    det = det + (det == 0)  # degenerate faces (never drawn): any non-zero value
     gx = (e1z * e2y - e2z * e1y) / det
     gy = (e2z * e1x - e1z * e2x) / det
     c = pz[:, 0] - gx * px[:, 0] - gy * py[:, 0]
@@ -146,7 +149,7 @@ def _face_setup(px: torch.Tensor, py: torch.Tensor, pz: torch.Tensor, sign: torc
 def _depth_key(depth: torch.Tensor) -> torch.Tensor:
     """Map float depths to int64 keys with the same order, shifted left to make room for the face id."""
     bits = depth.to(torch.float32).view(torch.int32).to(torch.int64)
-    ordered = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits) + (1 << 31)  # [0, 2^32), monotone
+    ordered = (bits ^ ((bits >> 31) & 0x7FFFFFFF)) + (1 << 31)  # negatives flipped: [0, 2^32), monotone
     return ordered << _FACE_BITS
 
 
@@ -214,7 +217,7 @@ def rasterize(
         ny = (y1 - y0 + 1).clamp(min=0)
         valid &= (nx > 0) & (ny > 0)
 
-        sign = torch.where(valid, torch.sign(area), torch.zeros_like(area))
+        sign = torch.sign(area) * valid
         setup = _face_setup(px, py, pz, sign)
         rule = setup.top_left | (edge_rule == "inclusive")
         packed = torch.cat([setup.x0, setup.y0, setup.dx, setup.dy, setup.plane, rule.to(px.dtype)], 1)
@@ -263,33 +266,35 @@ def _windows(valid: torch.Tensor, box: torch.Tensor, setup: _Setup) -> list[tupl
         box: (N, 4) int64 ``(x0, y0, nx, ny)`` pixel box of each face.
         setup: the faces' edge equations (used to drop tiles that miss the triangle).
 
-    A box of at most ``_TILE`` pixels per side goes into the smallest window class of
-    ``_WINDOWS`` × ``_WINDOWS`` that holds it; a larger box is cut into ``_TILE`` × ``_TILE`` tiles
-    (the last row / column of tiles partial), and tiles lying entirely more than one pixel outside
-    an edge are dropped. Returns ``[(windows, (ky, kx)), ...]`` (non-empty).
+    A box of at most ``_TILE`` pixels per side goes into the smallest square window of side in
+    ``_WINDOWS`` that holds it; a larger box is cut into ``_TILE`` × ``_TILE`` tiles (the last row /
+    column of tiles partial), and tiles lying entirely more than one pixel outside an edge are
+    dropped; the tiles share the pass of the largest window class. Returns
+    ``[(windows, (ky, kx)), ...]`` (non-empty).
     """
-    nx, ny = box[:, 2], box[:, 3]
-    sides = torch.tensor(_WINDOWS, device=box.device)
-    big = valid & ((nx > _TILE) | (ny > _TILE))
-    small = valid & ~big
+    extent = torch.maximum(box[:, 2], box[:, 3])
+    big = valid & (extent > _TILE)
     out = []
-    ids = small.nonzero().squeeze(1)
+    ids = (valid & ~big).nonzero().squeeze(1)
     if ids.numel():
-        # class per small face: index of the smallest window side ≥ extent, per axis
-        cls = torch.bucketize(ny[ids], sides) * len(_WINDOWS) + torch.bucketize(nx[ids], sides)
+        # class per small face: the smallest square window side ≥ its larger extent (square windows
+        # waste a few candidates on thin boxes but save whole passes)
+        cls = torch.bucketize(extent[ids], torch.tensor(_WINDOWS, device=box.device))
         cls, order = torch.sort(cls, stable=True)
         ids = ids[order]
-        counts = torch.bincount(cls, minlength=len(_WINDOWS) ** 2).tolist()
         start = 0
-        for c, n in enumerate(counts):
+        for side, n in zip(_WINDOWS, torch.bincount(cls, minlength=len(_WINDOWS)).tolist(), strict=True):
             if n:
                 f = ids[start : start + n]
-                shape = (_WINDOWS[c // len(_WINDOWS)], _WINDOWS[c % len(_WINDOWS)])
-                out.append((_Windows(f, box[f]), shape))
+                out.append((_Windows(f, box[f]), (side, side)))
                 start += n
     fb = big.nonzero().squeeze(1)
     if fb.numel():
-        out.append((_tiles(fb, box[fb], setup), (_TILE, _TILE)))
+        tiles = _tiles(fb, box[fb], setup)
+        if out and out[-1][1] == (_TILE, _TILE):  # one pass for the largest class and the tiles
+            last = out.pop()[0]
+            tiles = _Windows(torch.cat([last.face, tiles.face]), torch.cat([last.box, tiles.box]))
+        out.append((tiles, (_TILE, _TILE)))
     return out
 
 
@@ -370,7 +375,8 @@ def _scan_windows(
     r = d[:, 6:9, None] * (cy[:, None, :] - d[:, 3:6, None])  # (M, 3, ky)
     c = d[:, 9:12, None] * (cx[:, None, :] - d[:, 0:3, None])  # (M, 3, kx)
     # w ≥ 0 ⇔ r > nextafter(c, −∞) on the edges where a centre on the edge counts
-    c = torch.where(d[:, 15:18, None] > 0, torch.nextafter(c, c.new_tensor(float("-inf"))), c)
+    # (nextafter(c) − c is one ulp, exactly representable, so c + it is nextafter(c) exactly)
+    c = c + d[:, 15:18, None] * (torch.nextafter(c, c.new_tensor(float("-inf"))) - c)
     # disable window rows / columns outside the face's box
     if ky > 1:
         r[:, 0].masked_fill_(torch.arange(ky, device=device) >= box[:, 3:4], float("-inf"))
@@ -417,9 +423,9 @@ def _winner_bary(
     c = _gather_corners(verts_ndc, faces).reshape(batch * n_faces, 3, 3)  # differentiable
     x, y = c[..., 0], c[..., 1]
     area = _edge((x[:, 0], y[:, 0]), (x[:, 1], y[:, 1]), (x[:, 2], y[:, 2]))
-    area = torch.where(area == 0, torch.ones_like(area), area).unsqueeze(1)
-    start_x, start_y = x[:, [1, 2, 0]], y[:, [1, 2, 0]]
-    ex, ey = (x[:, [2, 0, 1]] - start_x) / area, (y[:, [2, 0, 1]] - start_y) / area
+    area = (area + (area == 0)).unsqueeze(1)
+    start_x, start_y = x.roll(-1, 1), y.roll(-1, 1)
+    ex, ey = (x.roll(-2, 1) - start_x) / area, (y.roll(-2, 1) - start_y) / area
     coeffs = torch.cat([start_x, start_y, ex, ey, c[..., 2]], 1)  # (B·F, 15)
     qx_of_col = (2.0 * torch.arange(width, device=c.device, dtype=dtype) + 1.0) / width - 1.0
     qy_of_row = (2.0 * torch.arange(height, device=c.device, dtype=dtype) + 1.0) / height - 1.0
