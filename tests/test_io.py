@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,84 @@ def test_params_round_trip(tmp_path):
         save_params(tmp_path / "x", {"meta_json": np.zeros(1)}, {})
     with pytest.raises(InputError, match="not found"):
         load_params(tmp_path / "missing.npz")
+
+
+def test_expand_inputs_keeps_going_past_bad_inputs(tmp_path, monkeypatch):
+    from pydeca.io.images import expand_inputs
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    result = expand_inputs(["a.png", "notes.txt", "missing.jpg", "*.webp", "empty", "./a.png", str(tmp_path)])
+    assert [text for text, _ in result] == [
+        "a.png",
+        "notes.txt",
+        "missing.jpg",
+        "*.webp",
+        "empty",
+        "./a.png",
+        str(tmp_path),
+    ]
+    files = dict(result)
+    assert files["a.png"] == [Path("a.png")]
+    assert "unsupported file type '.txt'" in str(files["notes.txt"])
+    assert "remove it from the inputs" in str(files["notes.txt"])
+    assert f"no such file or folder; check the path (relative paths start at {tmp_path})" in str(
+        files["missing.jpg"]
+    )
+    assert "pattern matches no image or video file" in str(files["*.webp"])
+    assert "folder holds no image or video files" in str(files["empty"])
+    assert files["./a.png"] == [], "the same file twice is kept once"
+    assert files[str(tmp_path)] == [], "also through another spelling of its path"
+    assert all(isinstance(files[key], InputError) for key in ("notes.txt", "missing.jpg", "*.webp", "empty"))
+
+
+def test_obj_side_files_and_texture_vertex_colors(tmp_path):
+    from pydeca.io.mesh import obj_side_files, texture_vertex_colors
+
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], np.float32)
+    faces = np.array([[0, 1, 2], [1, 3, 2]])
+    uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]])
+    texture = np.zeros((4, 4, 3), np.uint8)
+    texture[3, 0] = (255, 0, 0)  # bottom-left texel: row 3 is v near 0
+    texture[0, 3] = (0, 0, 255)  # top-right texel: row 0 is v near 1
+    write_obj(
+        tmp_path / "m.obj", verts, faces, uvcoords=uv, uvfaces=faces, texture=texture, normal_map=texture
+    )
+    listed = obj_side_files(tmp_path / "m.obj", texture=True, normal_map=True)
+    assert sorted(p.name for p in listed) == ["m.mtl", "m.png", "m_normals.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.obj", *(p.name for p in listed)])
+    assert obj_side_files(tmp_path / "m.obj", texture=False, normal_map=False) == []
+    colors = texture_vertex_colors(texture, faces, uv, faces)
+    # u = 0.1 → column floor(0.4) = 0, v = 0.1 → row floor(0.9 · 4) = 3
+    np.testing.assert_array_equal(colors, [[255, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 255]])
+    write_ply(tmp_path / "m.ply", verts, faces, vertex_colors=colors)
+    ply = trimesh.load(tmp_path / "m.ply", process=False)
+    np.testing.assert_array_equal(ply.visual.vertex_colors[:, :3], colors)
+
+
+def test_load_codes_round_trip_and_errors(tmp_path):
+    from pydeca.io.params import load_codes
+    from pydeca.nets import Codes
+
+    rng = np.random.default_rng(0)
+    shapes = {"shape": 100, "tex": 50, "exp": 50, "pose": 6, "cam": 3, "detail": 128}
+    arrays = {key: rng.normal(size=size).astype(np.float32) for key, size in shapes.items()}
+    arrays["light"] = rng.normal(size=(9, 3)).astype(np.float32)
+    save_params(tmp_path / "face", {**arrays, "tform": np.eye(3)}, {"demo": True})
+    for suffix in (".npz", ".json"):
+        codes = load_codes(tmp_path / f"face{suffix}")
+        assert isinstance(codes, Codes)
+        assert codes.batch_size == 1
+        assert codes.light.shape == (1, 9, 3)
+        assert codes.shape.dtype == torch.float32
+        np.testing.assert_array_equal(codes.detail[0].numpy(), arrays["detail"])
+    save_params(tmp_path / "partial", {"shape": arrays["shape"]})
+    with pytest.raises(InputError, match=r"partial\.npz: not a DECA parameter file.*missing codes"):
+        load_codes(tmp_path / "partial.npz")
+    save_params(tmp_path / "wrong", {**arrays, "cam": np.zeros(4)})
+    with pytest.raises(InputError, match=r"wrong\.npz: not a DECA parameter file"):
+        load_codes(tmp_path / "wrong.npz")
+    with pytest.raises(InputError, match="not found"):
+        load_codes(tmp_path / "nope.npz")

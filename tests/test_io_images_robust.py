@@ -201,3 +201,63 @@ def test_malformed_exif_is_ignored(tmp_path):
     out = load_image(tmp_path / "bad_exif.jpg")
     assert out.shape == (48, 64, 3)
     assert out[:8, :8, 0].mean() > 230
+
+
+# ----------------------------------------------------------------------------- permissions, arrays
+
+
+def test_unreadable_permission_is_reported_as_such(tmp_path, monkeypatch):
+    path = tmp_path / "locked.png"
+    Image.fromarray(_marked()).save(path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", denied)  # chmod 000 does not stop root, who runs CI here
+    with pytest.raises(InputError, match=r"locked\.png: permission denied") as info:
+        load_image(path)
+    assert "check its permissions" in str(info.value)
+    assert "damaged" not in str(info.value)
+
+
+def test_photo_from_array_follows_the_file_rules(tmp_path):
+    from pydeca.io.images import photo_from_array
+
+    rgb = _marked()
+    np.testing.assert_array_equal(photo_from_array(rgb), rgb)
+    np.testing.assert_array_equal(photo_from_array(rgb / 255.0), rgb)  # float64 in [0, 1]
+    np.testing.assert_array_equal(photo_from_array(rgb.astype(np.float32) / 255.0), rgb)
+    np.testing.assert_array_equal(photo_from_array(rgb.astype(np.uint16) * 257), rgb)  # 16-bit
+    # greyscale and RGBA give what the same images read from files give
+    grey = rgb[:, :, 0]
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    np.testing.assert_array_equal(photo_from_array(grey), load_image(tmp_path / "grey.png"))
+    np.testing.assert_array_equal(photo_from_array(grey[:, :, None]), load_image(tmp_path / "grey.png"))
+    rgba = np.concatenate([rgb, np.full((48, 64, 1), 0, np.uint8)], axis=2)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    np.testing.assert_array_equal(photo_from_array(rgba), load_image(tmp_path / "rgba.png"))
+    la = np.stack([grey, np.full_like(grey, 9)], axis=2)
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    np.testing.assert_array_equal(photo_from_array(la), load_image(tmp_path / "la.png"))
+    # sixteen-bit greyscale as a file and as an array
+    grey16 = (np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 21).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "grey16.png")
+    np.testing.assert_array_equal(photo_from_array(grey16), load_image(tmp_path / "grey16.png"))
+    # torch tensors channels-first
+    import torch
+
+    tensor = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+    np.testing.assert_array_equal(photo_from_array(tensor), rgb)
+    # refusals say what to do
+    with pytest.raises(InputError, match=r"float values must lie in \[0, 1\], got \[0, 255\].*divide"):
+        photo_from_array(rgb.astype(np.float32))
+    with pytest.raises(InputError, match="NaN"):
+        photo_from_array(np.full((40, 40, 3), np.nan))
+    with pytest.raises(InputError, match="neither 8-bit"):
+        photo_from_array(rgb.astype(np.int32) * 300)
+    with pytest.raises(InputError, match="too small"):
+        photo_from_array(np.zeros((10, 40, 3), np.uint8))
+    from pydeca.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"got \(48, 64, 5\)"):
+        photo_from_array(np.zeros((48, 64, 5), np.uint8))

@@ -13,8 +13,7 @@ import trimesh
 from PIL import Image
 
 from pydeca.cli import main
-from pydeca.io.params import load_params
-from pydeca.nets import Codes
+from pydeca.io.params import load_codes, load_params
 
 CODE_SHAPES = {
     "shape": (100,),
@@ -36,27 +35,26 @@ def cache_env(demo_cache: Path, monkeypatch) -> Path:
 @pytest.fixture(scope="module")
 def examples_run(shared: Path, tmp_path_factory, demo_cache: Path):
     """One CLI run over the 9 sample photos with the demo pack (batched), shared by the checks."""
-    import os
-
-    os.environ["PYDECA_CACHE"] = str(demo_cache)
     out = tmp_path_factory.mktemp("examples-out")
-    status = main(
-        [
-            "reconstruct",
-            str(shared / "images" / "examples"),
-            "-o",
-            str(out),
-            "--assets",
-            "demo",
-            "--device",
-            "cpu",
-            "--quiet",
-            "--batch-size",
-            "4",
-            "--save-glb",
-            "--save-ply",
-        ]
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYDECA_CACHE", str(demo_cache))
+        status = main(
+            [
+                "reconstruct",
+                str(shared / "images" / "examples"),
+                "-o",
+                str(out),
+                "--assets",
+                "demo",
+                "--device",
+                "cpu",
+                "--quiet",
+                "--batch-size",
+                "4",
+                "--save-glb",
+                "--save-ply",
+            ]
+        )
     return status, out, sorted((shared / "images" / "examples").glob("*.*"))
 
 
@@ -77,7 +75,7 @@ def test_every_sample_photo_gives_every_output(examples_run, demo_model):
                 assert referenced.is_file(), f"{name}.mtl references missing {referenced.name}"
         assert Image.open(folder / f"{name}.png").size == (256, 256)
         assert Image.open(folder / f"{name}_normals.png").size == (256, 256)
-        assert Image.open(folder / f"{name}_depth.png").size == (224, 224)
+        assert Image.open(folder / f"{name}_depth.jpg").size == (224, 224)  # reference name, §3.1
         detail = (folder / f"{name}_detail.obj").read_text().splitlines()
         assert sum(line.startswith("v ") for line in detail) == len(demo_model.topology.dense.bary)
         assert sum(line.startswith("f ") for line in detail) == len(demo_model.topology.dense.faces)
@@ -92,10 +90,20 @@ def test_every_sample_photo_gives_every_output(examples_run, demo_model):
         size = Image.open(photo).size
         assert document["meta"]["image_size"] == {"width": size[0], "height": size[1]}
         assert np.loadtxt(folder / f"{name}_kpt3d.txt").shape == (68, 4)
-        assert trimesh.load(folder / f"{name}.glb", force="mesh").vertices.shape[1] == 3
-        assert len(trimesh.load(folder / f"{name}.ply", process=False).vertices) == len(
-            demo_model.flame.v_template
-        )
+        glb = trimesh.load(folder / f"{name}.glb", force="mesh", process=False)
+        assert isinstance(glb.visual, trimesh.visual.TextureVisuals)
+        assert glb.visual.uv.shape == (len(glb.vertices), 2)
+        assert glb.visual.uv.min() >= 0.0
+        assert glb.visual.uv.max() <= 1.0
+        material = glb.visual.material
+        texture = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        assert texture is not None
+        assert texture.size == (256, 256)
+        ply = trimesh.load(folder / f"{name}.ply", process=False)
+        assert len(ply.vertices) == len(demo_model.flame.v_template)
+        colors = ply.visual.vertex_colors[:, :3]
+        assert colors.shape == (len(ply.vertices), 3)
+        assert len(np.unique(colors, axis=0)) > 50, "colours sampled from the texture, not one default"
         assert Image.open(out / f"{name}_vis.jpg").size[1] == 224
         assert (out / f"{name}_vis_original_size.jpg").is_file()
 
@@ -137,13 +145,20 @@ def test_python_api_round_trip(shared: Path, demo_model, tmp_path: Path):
     assert len(result.mesh.vertices) == demo_model.flame.v_template.shape[0]
     written = result.save(tmp_path, formats=("npz", "obj"))
     assert str(tmp_path / "alfw1" / "alfw1.npz") in written
-    params = load_params(tmp_path / "alfw1" / "alfw1.npz")
-    codes = Codes(**{key: torch.from_numpy(np.asarray(params[key]))[None] for key in CODE_SHAPES})
+    for path in ("alfw1.mtl", "alfw1.png", "alfw1_normals.png"):
+        assert str(tmp_path / "alfw1" / path) in written, "every written file is listed"
+    assert all(Path(path).is_file() for path in written)
+    codes = load_codes(tmp_path / "alfw1" / "alfw1.npz")
+    assert codes.batch_size == 1
+    assert codes.detail is not None
     with torch.inference_mode():
         again = demo_model.decode(codes)
     torch.testing.assert_close(again.vertices, result.reconstruction.vertices, atol=1e-6, rtol=0)
-    from_json = load_params(tmp_path / "alfw1" / "alfw1.json")
-    np.testing.assert_allclose(from_json["shape"], params["shape"], rtol=1e-6)
+    with torch.inference_mode():
+        from_json = demo_model.decode(load_codes(tmp_path / "alfw1" / "alfw1.json"))
+    torch.testing.assert_close(from_json.vertices, result.reconstruction.vertices, atol=1e-6, rtol=0)
+    meta = json.loads(str(load_params(tmp_path / "alfw1" / "alfw1.npz")["meta_json"]))
+    assert meta["input"] == str(photo)
 
 
 def test_skip_existing_and_save_mat(shared: Path, tmp_path: Path, cache_env):
@@ -154,7 +169,11 @@ def test_skip_existing_and_save_mat(shared: Path, tmp_path: Path, cache_env):
     shutil.copy(shared / "images" / "examples" / "alfw1.png", inputs / "alfw1.png")
     out = tmp_path / "out"
     args = ["reconstruct", str(inputs), "-o", str(out), "--assets", "demo", "--device", "cpu", "--quiet"]
-    assert main([*args, "--save-mat", "--no-save-vis", "--no-save-obj"]) == 0
+    assert main([*args, "--save-mat", "--no-save-vis", "--no-save-obj", "--save-images"]) == 0
+    width, height = Image.open(inputs / "alfw1.png").size
+    for key in ("inputs", "rendered_images", "shape_images", "shape_detail_images", "landmarks2d"):
+        assert Image.open(out / "alfw1" / f"alfw1_{key}.jpg").size == (224, 224)  # reference §3.1
+        assert Image.open(out / "alfw1" / f"orig_alfw1_{key}.jpg").size == (width, height)
     mat = loadmat(out / "alfw1" / "alfw1.mat")
     assert mat["vertices"].shape[1:] == (3,)
     assert mat["landmarks3d"].shape == (68, 4)
@@ -169,7 +188,7 @@ def run_cli(inputs: list[str], out: Path, *extra: str) -> int:
     )
 
 
-def test_video_input_gives_one_result_per_kept_frame(tmp_path: Path, cache_env):
+def test_video_input_gives_one_result_per_kept_frame(tmp_path: Path, cache_env, monkeypatch):
     av = pytest.importorskip("av")
     from skimage import data
 
@@ -185,7 +204,20 @@ def test_video_input_gives_one_result_per_kept_frame(tmp_path: Path, cache_env):
             container.mux(packet)
     out = tmp_path / "out"
     assert run_cli([str(clip)], out, "--every", "2", "--no-save-obj", "--no-save-vis") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["clip_frame0000", "clip_frame0002", "clip_frame0004"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "clip_frame0000",
+        "clip_frame0002",
+        "clip_frame0004",
+    ]
+    # a complete video is skipped whole, without decoding it again
+    stamp = (out / "clip_frame0002" / "clip_frame0002.npz").stat().st_mtime_ns
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a complete video must not be decoded")
+
+    monkeypatch.setattr("pydeca.io.video.iter_video_frames", no_decoding)
+    assert run_cli([str(clip)], out, "--every", "2", "--no-save-obj", "--no-save-vis", "--skip-existing") == 0
+    assert (out / "clip_frame0002" / "clip_frame0002.npz").stat().st_mtime_ns == stamp
 
 
 def test_all_faces_and_no_crop(tmp_path: Path, cache_env):
@@ -196,7 +228,7 @@ def test_all_faces_and_no_crop(tmp_path: Path, cache_env):
     Image.fromarray(two).save(tmp_path / "two.png")
     out = tmp_path / "out"
     assert run_cli([str(tmp_path / "two.png")], out, "--face", "all", "--no-save-obj", "--no-save-vis") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["two_face0", "two_face1"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["two_face0", "two_face1"]
     Image.fromarray(np.ascontiguousarray(face[16:240, 16:240])).save(tmp_path / "crop.png")
     out = tmp_path / "nocrop"
     assert run_cli([str(tmp_path / "crop.png")], out, "--no-crop", "--no-save-obj", "--no-save-vis") == 0
@@ -257,3 +289,328 @@ def test_large_and_expression_photos(shared: Path, tmp_path: Path, cache_env):
         assert vis.size[1] == min(512, height)
         with np.load(out / photo.stem / f"{photo.stem}.npz") as params:
             assert params["landmarks2d_image_px"][:, 0].max() <= 1.1 * width
+
+
+# ----------------------------------------------------------------------------- names, streaming, resume
+
+PARAMS_ONLY = ("--no-save-obj", "--no-save-vis", "--no-save-kpt", "--no-save-depth")
+
+
+def _params_only(**kwargs):
+    from pydeca.apps.reconstruct import ReconstructOptions
+
+    fields = {"save_obj": False, "save_vis": False, "save_kpt": False, "save_depth": False}
+    return ReconstructOptions(**fields, **kwargs)
+
+
+def _astronaut_face() -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[:256, 96:352])
+
+
+def test_unique_output_names_rule():
+    from pydeca.apps.outputs import unique_output_names
+
+    names = unique_output_names([Path("a/face.png"), Path("b/face.png"), Path("a/face.JPG"), Path("x.png")])
+    assert names == ["face_a_png", "face_b_png", "face_a_JPG", "x"]
+    assert unique_output_names([Path("a/face.png"), Path("b/face.png")]) == ["face_a", "face_b"]
+    assert unique_output_names([Path("a/face.png"), Path("a/face.jpg")]) == ["face_png", "face_jpg"]
+    # deeper folders only when the nearest ones tie
+    assert unique_output_names([Path("p/a/face.png"), Path("q/a/face.png")]) == ["face_p_a", "face_q_a"]
+    # a generated name never takes another input's plain stem; case-only differences are numbered
+    assert unique_output_names([Path("face_png.png"), Path("d/face.png"), Path("d/face.jpg")]) == [
+        "face_png",
+        "face_png_2",
+        "face_jpg",
+    ]
+    assert unique_output_names([Path("d/Face.png"), Path("d/face.PNG")]) == ["Face_png", "face_PNG_2"]
+
+
+def test_same_stem_inputs_keep_every_result(shared: Path, tmp_path: Path, cache_env, capsys):
+    examples = shared / "images" / "examples"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(examples / "alfw1.png", tmp_path / "a" / "face.png")
+    shutil.copy(examples / "alfw2.png", tmp_path / "b" / "face.png")
+    shutil.copy(examples / "IMG_0392_inputs.jpg", tmp_path / "a" / "face.JPG")
+    out = tmp_path / "out"
+    inputs = [str(tmp_path / "a"), str(tmp_path / "b" / "face.png")]
+    assert run_cli(inputs, out, *PARAMS_ONLY, "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    expected = {"face_a_png": "a/face.png", "face_b_png": "b/face.png", "face_a_JPG": "a/face.JPG"}
+    assert sorted(summary["outputs"]) == sorted(expected)
+    stamps = {}
+    for name, source in expected.items():
+        meta = json.loads((out / name / f"{name}.json").read_text())["meta"]
+        assert meta["input"] == str(tmp_path / source), "each output holds its own photo's result"
+        assert meta["image_size"]["width"] == Image.open(tmp_path / source).size[0]
+        stamps[name] = (out / name / f"{name}.npz").stat().st_mtime_ns
+    assert run_cli(inputs, out, *PARAMS_ONLY, "--json", "--skip-existing") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["succeeded"] == 0
+    assert sorted(summary["skipped"]) == sorted(str(tmp_path / source) for source in expected.values())
+    for name in expected:
+        assert (out / name / f"{name}.npz").stat().st_mtime_ns == stamps[name]
+
+
+def test_inputs_are_decoded_one_batch_at_a_time(tmp_path: Path, demo_model, monkeypatch):
+    import pydeca.apps.reconstruct as app
+    from pydeca.apps.reconstruct import run_reconstruct
+
+    face = _astronaut_face()
+    for k in range(5):
+        Image.fromarray(np.roll(face, 4 * k, axis=1)).save(tmp_path / f"p{k}.png")
+    decoded: list[str] = []
+    batches: list[tuple[int, int]] = []  # (faces in the batch, photos decoded so far)
+    real_load, real_batch = app.load_image, app.reconstruct_faces
+
+    def counting_load(path, **kwargs):
+        decoded.append(Path(path).name)
+        return real_load(path, **kwargs)
+
+    def recording_batch(model, faces, *args, **kwargs):
+        batches.append((len(faces), len(decoded)))
+        return real_batch(model, faces, *args, **kwargs)
+
+    monkeypatch.setattr(app, "load_image", counting_load)
+    monkeypatch.setattr(app, "reconstruct_faces", recording_batch)
+    out = tmp_path / "out"
+    options = _params_only(batch_size=2, detector="none")
+    summary = run_reconstruct([str(tmp_path / "*.png")], out, options, model=demo_model, quiet=True)
+    assert len(summary.outputs) == 5
+    # the third photo is decoded only after the first batch ran: never more than a batch in memory
+    assert batches == [(2, 2), (2, 4), (1, 5)]
+    # --skip-existing decides before decoding: nothing is read again
+    decoded.clear()
+    options.skip_existing = True
+    summary = run_reconstruct([str(tmp_path / "*.png")], out, options, model=demo_model, quiet=True)
+    assert decoded == []
+    assert len(summary.skipped) == 5
+
+
+def test_skip_existing_with_every_face(tmp_path: Path, demo_model, monkeypatch):
+    import pydeca.apps.reconstruct as app
+    from pydeca.apps.reconstruct import run_reconstruct
+
+    face = _astronaut_face()
+    two = np.concatenate([face, np.zeros((256, 64, 3), np.uint8), face], axis=1)
+    photo = tmp_path / "two.png"
+    Image.fromarray(two).save(photo)
+    out = tmp_path / "out"
+    options = _params_only(faces="all")
+    first = run_reconstruct([str(photo)], out, options, model=demo_model, quiet=True)
+    assert sorted(first.outputs) == ["two_face0", "two_face1"]
+    decoded: list[Path] = []
+    real_load = app.load_image
+    monkeypatch.setattr(app, "load_image", lambda path, **kw: decoded.append(path) or real_load(path, **kw))
+    options.skip_existing = True
+    again = run_reconstruct([str(photo)], out, options, model=demo_model, quiet=True)
+    assert again.skipped == [str(photo)]
+    assert again.outputs == {}
+    assert decoded == []
+    # an output removed by hand makes the input incomplete: it is done again
+    (out / "two_face1" / "two_face1.npz").unlink()
+    redo = run_reconstruct([str(photo)], out, options, model=demo_model, quiet=True)
+    assert sorted(redo.outputs) == ["two_face0", "two_face1"]
+    assert (out / "two_face1" / "two_face1.npz").is_file()
+
+
+def test_several_faces_note(tmp_path: Path, cache_env, capsys):
+    face = _astronaut_face()
+    two = np.concatenate([face, np.zeros((256, 64, 3), np.uint8), face[:, ::-1]], axis=1)
+    Image.fromarray(two).save(tmp_path / "two.png")
+    out = tmp_path / "out"
+    args = ["reconstruct", str(tmp_path / "two.png"), "-o", str(out), "--assets", "demo", "--device", "cpu"]
+    assert main([*args, *PARAMS_ONLY, "--json"]) == 0
+    captured = capsys.readouterr()
+    note = "2 faces found, reconstructed the largest; --face all for every face"
+    assert f"{tmp_path / 'two.png'}: {note}" in captured.err
+    assert json.loads(captured.out)["notes"] == {str(tmp_path / "two.png"): note}
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["two"]
+
+
+def test_bad_inputs_among_good_ones_fail_alone(shared: Path, tmp_path: Path, cache_env, capsys):
+    good = tmp_path / "good.png"
+    shutil.copy(shared / "images" / "examples" / "alfw1.png", good)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    missing, pattern = tmp_path / "missing.png", str(tmp_path / "nomatch*.jpg")
+    out = tmp_path / "out"
+    status = run_cli([str(good), str(notes), str(missing), pattern], out, *PARAMS_ONLY, "--json")
+    assert status == 1
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert list(summary["outputs"]) == ["good"]
+    assert (out / "good" / "good.npz").is_file()
+    assert set(summary["failed"]) == {str(notes), str(missing), pattern}
+    assert "unsupported file type '.txt'" in summary["failed"][str(notes)]
+    assert "no such file or folder; check the path" in summary["failed"][str(missing)]
+    assert "matches no image or video file" in summary["failed"][pattern]
+    for label in (str(notes), str(missing), pattern):
+        assert f"deca: failed: {label}" in captured.err, "printed even with --quiet"
+    # no usable input at all: one clear usage error naming each
+    assert run_cli([str(notes), str(missing)], tmp_path / "none") == 2
+    err = capsys.readouterr().err
+    assert "no usable input" in err
+    assert "notes.txt" in err
+    assert "missing.png" in err
+    assert not (tmp_path / "none").exists()
+
+
+def test_non_finite_codes_through_the_cli(shared: Path, tmp_path: Path, cache_env, monkeypatch, capsys):
+    from pydeca.model import DECA
+
+    real_encode = DECA.encode
+
+    def nan_encode(self, images, **kwargs):
+        codes = real_encode(self, images, **kwargs)
+        codes.exp = torch.full_like(codes.exp, float("nan"))
+        return codes
+
+    monkeypatch.setattr(DECA, "encode", nan_encode)
+    out = tmp_path / "out"
+    assert run_cli([str(shared / "images" / "examples" / "alfw1.png")], out, *PARAMS_ONLY) == 1
+    err = capsys.readouterr().err
+    assert "deca: failed: alfw1: the networks returned non-finite codes (NaN/inf)" in err
+    assert not (out / "alfw1").exists()
+    assert not (out / ".deca-completed.jsonl").exists(), "a failed input is not recorded as complete"
+
+
+def test_a_face_that_cannot_be_saved_fails_alone(tmp_path: Path, demo_model, monkeypatch, capsys):
+    import pydeca.apps.reconstruct as app
+    from pydeca.apps.reconstruct import run_reconstruct
+
+    face = _astronaut_face()
+    for name in ("disk", "bug", "fine"):
+        Image.fromarray(face).save(tmp_path / f"{name}.png")
+    real_save = app.save_face
+
+    def flaky_save(model, result, out_dir, options):
+        if result.name == "disk":
+            raise OSError(28, "No space left on device", str(out_dir / "disk" / "disk.npz"))
+        if result.name == "bug":
+            raise TypeError("unsupported operand")
+        return real_save(model, result, out_dir, options)
+
+    monkeypatch.setattr(app, "save_face", flaky_save)
+    options = _params_only(detector="none")
+    out = tmp_path / "out"
+    summary = run_reconstruct([str(tmp_path / "*.png")], out, options, model=demo_model, quiet=True)
+    assert list(summary.outputs) == ["fine"]
+    assert "disk: could not write its outputs: [Errno 28] No space left on device" in summary.failed["disk"]
+    assert "unexpected TypeError: unsupported operand" in summary.failed["bug"]
+    assert "bug in pydeca" in summary.failed["bug"]
+    err = capsys.readouterr().err
+    assert "deca: failed: disk" in err
+    assert "deca: failed: bug" in err
+
+
+def test_exif_rotated_and_cmyk_photos_through_the_cli(tmp_path: Path, cache_env, capsys):
+    upright = np.ascontiguousarray(_astronaut_face()[:, 16:224])  # 208 wide, 256 high
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # as a camera stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    stored.save(tmp_path / "rotated.jpg", exif=exif.tobytes(), quality=95)
+    Image.fromarray(_astronaut_face()).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    out = tmp_path / "out"
+    inputs = [str(tmp_path / "rotated.jpg"), str(tmp_path / "cmyk.jpg")]
+    assert run_cli(inputs, out, "--no-save-obj", "--no-save-kpt", "--no-save-depth", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sorted(summary["outputs"]) == ["cmyk", "rotated"]
+    meta = json.loads((out / "rotated" / "rotated.json").read_text())["meta"]
+    assert meta["image_size"] == {"width": 208, "height": 256}, "the EXIF orientation is honoured"
+    assert Image.open(out / "rotated_vis_original_size.jpg").size[1] == 256
+    with np.load(out / "rotated" / "rotated.npz") as params:
+        points = params["landmarks2d_image_px"]
+    assert points[:, 0].max() < 1.1 * 208
+    assert points[:, 1].max() < 1.1 * 256
+    assert json.loads((out / "cmyk" / "cmyk.json").read_text())["meta"]["image_size"]["width"] == 256
+
+
+def test_quiet_progress_and_summary_line(shared: Path, tmp_path: Path, cache_env, capsys):
+    photo = str(shared / "images" / "examples" / "alfw1.png")
+    assert run_cli([photo], tmp_path / "q", *PARAMS_ONLY) == 0  # run_cli passes --quiet, --assets demo
+    assert capsys.readouterr().err == "", "--quiet with an explicit --assets demo prints nothing"
+    args = ["reconstruct", photo, "-o", str(tmp_path / "loud"), "--assets", "demo", "--device", "cpu"]
+    assert main([*args, *PARAMS_ONLY]) == 0
+    err = capsys.readouterr().err
+    assert "deca: using the generated DEMO asset pack (--assets demo)" in err
+    assert "deca: 1 succeeded, 0 failed, 0 skipped in " in err
+    assert f"-> {tmp_path / 'loud'} (DEMO assets: not real reconstructions)" in err
+    assert "1/1" in err, "the progress bar counts inputs"
+
+
+def test_demo_fallback_is_announced_loudly(shared: Path, tmp_path: Path, cache_env, monkeypatch, capsys):
+    empty = tmp_path / "no-assets"
+    empty.mkdir()
+    monkeypatch.setenv("PYDECA_HOME", str(empty))
+    photo = str(shared / "images" / "examples" / "alfw1.png")
+    args = ["reconstruct", photo, "--device", "cpu", *PARAMS_ONLY, "--json"]
+    assert main([*args, "-o", str(tmp_path / "quiet"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["demo"] is True
+    (line,) = captured.err.splitlines()  # --quiet keeps exactly one warning line
+    expected = ("WARNING", f"no DECA/FLAME assets in {empty}", "DEMO", "NOT real", "fetch", "deca doctor")
+    for text in expected:
+        assert text in line
+    assert main([*args, "-o", str(tmp_path / "loud")]) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if "WARNING" in line]
+    assert len(warning) >= 3
+    assert f"no DECA/FLAME assets were found in {empty} ($PYDECA_HOME)" in err
+    assert "NOT real reconstructions" in err
+    assert "deca fetch" in err
+    assert "deca doctor" in err
+
+
+def test_detector_gets_the_device_and_is_built_before_the_model(tmp_path: Path, monkeypatch):
+    import pydeca.apps.reconstruct as app
+    from pydeca.apps.reconstruct import run_reconstruct
+    from pydeca.errors import MissingDependencyError
+
+    Image.fromarray(_astronaut_face()).save(tmp_path / "p.png")
+    calls: list[tuple[str, str]] = []
+
+    def fake_detector(name, *, device):
+        calls.append((name, device))
+        raise MissingDependencyError("fan is not installed")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model must not be loaded before the detector is checked")
+
+    monkeypatch.setattr(app, "get_detector", fake_detector)
+    monkeypatch.setattr(app, "load_model", no_model)
+    with pytest.raises(MissingDependencyError):
+        run_reconstruct([str(tmp_path / "p.png")], tmp_path / "out", _params_only(detector="fan"))
+    assert calls == [("fan", "cpu")]  # the resolved device ("auto" is the CPU here)
+    assert not (tmp_path / "out").exists()
+
+
+def test_api_arrays_match_files(tmp_path: Path, demo_model):
+    from pydeca.errors import InputError, ShapeError
+
+    rgb = _astronaut_face()
+    reference = demo_model.reconstruct(rgb).codes
+
+    def same(result, expected=reference):
+        torch.testing.assert_close(result.codes.to_flame_vector(), expected.to_flame_vector())
+
+    same(demo_model.reconstruct(rgb.astype(np.float32) / 255.0))  # float in [0, 1]
+    same(demo_model.reconstruct(rgb.astype(np.uint16) * 257))  # 16-bit
+    same(demo_model.reconstruct(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0))  # torch (3, H, W)
+    rgba = np.concatenate([rgb, np.full((256, 256, 1), 40, np.uint8)], axis=2)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    same(demo_model.reconstruct(rgba), demo_model.reconstruct(tmp_path / "rgba.png").codes)
+    same(demo_model.reconstruct(rgba), reference)  # alpha dropped as for files
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    from_file = demo_model.reconstruct(tmp_path / "grey.png").codes
+    same(demo_model.reconstruct(grey), from_file)
+    same(demo_model.reconstruct(grey.astype(np.float64) / 255.0), from_file)
+    with pytest.raises(InputError, match=r"float values must lie in \[0, 1\].*divide"):
+        demo_model.reconstruct(rgb.astype(np.float32))  # 0-255 floats: no silent cast
+    with pytest.raises(ShapeError):
+        demo_model.reconstruct(np.zeros((64, 64, 5), np.uint8))
+    with pytest.raises(InputError, match="too small"):
+        demo_model.reconstruct(np.zeros((20, 20, 3), np.uint8))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,28 @@ from . import __version__
 from .errors import PydecaError
 
 __all__ = ["build_parser", "main"]
+
+DEVICES = ("auto", "cpu", "mps", "cuda")
+"""``--device`` values (``cuda:N`` picks one GPU); kept here so ``deca --help`` need not import torch."""
+
+
+def _device(text: str) -> str:
+    """``--device`` value check: a usage error (exit 2) for anything but auto, cpu, mps, cuda[:N]."""
+    value = text.strip().lower()
+    if value in DEVICES or re.fullmatch(r"cuda:\d+", value):
+        return value
+    raise argparse.ArgumentTypeError(f"invalid device {text!r}; choose auto, cpu, mps or cuda (cuda:N)")
+
+
+def _positive_int(text: str) -> int:
+    """An integer ≥ 1 (a usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return value
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +50,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="asset directory, or 'demo' for the generated demo pack "
         "(default: $PYDECA_HOME, then the platform data dir, then the demo pack)",
     )
-    parser.add_argument("--device", default="auto", help="auto | cpu | mps | cuda (default: auto)")
-    parser.add_argument("--quiet", action="store_true", help="print only errors")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        type=_device,
+        metavar="{auto,cpu,mps,cuda}",
+        help="auto (CUDA, else MPS, else CPU) | cpu | mps | cuda[:N] (default: auto)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only errors and warnings")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -37,12 +66,12 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         "obj": (True, "coarse textured OBJ (+ MTL, texture and normal map PNG) and the detail OBJ"),
         "vis": (True, "visualisation grid <name>_vis.jpg"),
         "kpt": (True, "2D/3D landmarks as text (<name>_kpt2d.txt, <name>_kpt3d.txt)"),
-        "depth": (True, "depth image <name>_depth.png"),
+        "depth": (True, "depth image <name>_depth.jpg"),
         "params": (True, "codes, crop transform and landmarks as <name>.npz / <name>.json"),
         "ply": (False, "coarse mesh as PLY"),
         "glb": (False, "coarse textured mesh as GLB"),
         "mat": (False, "DECA's outputs as <name>.mat (MATLAB)"),
-        "images": (False, "every visualisation panel as its own image"),
+        "images": (False, "DECA's panels as single images (<name>_<key>.jpg, orig_<name>_<key>.jpg)"),
     }
     for name, (default, text) in flags.items():
         parser.add_argument(
@@ -75,10 +104,17 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--face", choices=("largest", "all"), default="largest", help="faces per image (default: largest)"
     )
-    parser.add_argument("--batch-size", type=int, default=1, help="faces per network batch (default: 1)")
-    parser.add_argument("--every", type=int, default=1, help="use every N-th video frame (default: 1)")
     parser.add_argument(
-        "--skip-existing", action="store_true", help="skip inputs whose <name>.npz already exists"
+        "--batch-size", type=_positive_int, default=1, help="faces per network batch (default: 1)"
+    )
+    parser.add_argument(
+        "--every", type=_positive_int, default=1, help="use every N-th video frame (default: 1)"
+    )
+    parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip inputs a previous run into OUT completed (recorded in OUT/.deca-completed.jsonl, "
+        "files still present)",
     )
     parser.add_argument(
         "--texture",
@@ -87,6 +123,44 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         help="texture: the photo inside the face + the albedo model outside (extract), the model "
         "only, or the photo with grey outside",
     )
+
+
+def _add_video_command(sub) -> None:
+    """The ``deca video`` subcommand and its options."""
+    video = sub.add_parser("video", help="reconstruct a video: tracked face, one identity, smoothed motion")
+    video.add_argument("video", help="video file (mp4, mov, avi, mkv, webm)")
+    video.add_argument("-o", "--output", required=True, help="output folder")
+    video.add_argument(
+        "--smooth", action=argparse.BooleanOptionalAction, default=True, help="One-Euro smoothing of motion"
+    )
+    video.add_argument(
+        "--smoothing", type=float, default=1.0, help="smoothing strength (higher = smoother, more lag)"
+    )
+    video.add_argument("--every", type=int, default=1, help="use every N-th frame (default: 1)")
+    video.add_argument(
+        "--batch-size", type=int, default=8, help="frames per decode/render batch (default: 8)"
+    )
+    video.add_argument(
+        "--identity-frames", type=int, default=16, help="frames averaged into the clip's identity"
+    )
+    video.add_argument(
+        "--redetect-every",
+        type=int,
+        default=15,
+        help="frames between detector runs that confirm the tracked face (0: only when the track "
+        "looks wrong; default: 15)",
+    )
+    video.add_argument(
+        "--max-height",
+        type=int,
+        default=480,
+        help="height cap of the output panels in pixels; taller videos are scaled down (default: 480)",
+    )
+    video.add_argument(
+        "--save-meshes", action=argparse.BooleanOptionalAction, default=False, help="one OBJ per frame"
+    )
+    video.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
+    _add_common(video)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,25 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
     _add_common(animate)
 
-    video = sub.add_parser("video", help="reconstruct a video: tracked face, one identity, smoothed motion")
-    video.add_argument("video", help="video file (mp4, mov, avi, mkv, webm)")
-    video.add_argument("-o", "--output", required=True, help="output folder")
-    video.add_argument(
-        "--smooth", action=argparse.BooleanOptionalAction, default=True, help="One-Euro smoothing of motion"
-    )
-    video.add_argument(
-        "--smoothing", type=float, default=1.0, help="smoothing strength (higher = smoother, more lag)"
-    )
-    video.add_argument("--every", type=int, default=1, help="use every N-th frame (default: 1)")
-    video.add_argument("--batch-size", type=int, default=8, help="frames per network batch (default: 8)")
-    video.add_argument(
-        "--identity-frames", type=int, default=16, help="frames averaged into the clip's identity"
-    )
-    video.add_argument(
-        "--save-meshes", action=argparse.BooleanOptionalAction, default=False, help="one OBJ per frame"
-    )
-    video.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
-    _add_common(video)
+    _add_video_command(sub)
 
     fetch = sub.add_parser("fetch", help="download FLAME, the DECA weights and DECA's data files")
     fetch.add_argument("what", nargs="*", default=["all"], help="data | deca | flame | all (default: all)")
@@ -161,17 +217,30 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--username", default=None, help="FLAME account (or set FLAME_USERNAME / FLAME_PASSWORD)"
     )
+    fetch.add_argument(
+        "--mirror",
+        default=None,
+        metavar="URL",
+        help="download DECA's data files and deca_model.tar from this folder URL instead (or set "
+        "PYDECA_MIRROR; per group PYDECA_DATA_URL, PYDECA_DECA_URL, PYDECA_FLAME_URL)",
+    )
     fetch.add_argument("--quiet", action="store_true", help="no progress bars")
     fetch.add_argument("--json", action="store_true", help="print a JSON summary")
 
     doctor = sub.add_parser("doctor", help="show which assets are installed and what is missing")
-    doctor.add_argument("--assets", default=None, help="asset directory to inspect")
+    doctor.add_argument(
+        "--assets", default=None, help="asset directory to inspect, or 'demo' for the demo pack"
+    )
     doctor.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
-def _fetch_text(report: dict[str, list[str]]) -> str:
-    lines = [f"downloaded {path}" for path in report.get("downloaded", [])]
+def _fetch_text(report: dict) -> str:
+    checks = report.get("checks", {})
+    lines = [
+        f"downloaded {path}" + (f" ({checks[path]})" if path in checks else "")
+        for path in report.get("downloaded", [])
+    ]
     lines += [f"already present {path}" for path in report.get("present", [])]
     return "\n".join(lines) or "nothing to do"
 
@@ -186,6 +255,7 @@ def _run_animation_command(args: argparse.Namespace):
         )
         return run_transfer(args.identity, args.expressions, args.output, options, **common)
     if args.command == "video":
+        from .apps.tracking import TrackingOptions
         from .apps.video import run_video
 
         return run_video(
@@ -197,6 +267,8 @@ def _run_animation_command(args: argparse.Namespace):
             every=max(1, args.every),
             batch_size=max(1, args.batch_size),
             identity_frames=max(1, args.identity_frames),
+            tracking=TrackingOptions(redetect_every=max(0, args.redetect_every)),
+            max_height=max(2, args.max_height),
             save_meshes=args.save_meshes,
             **common,
         )
@@ -227,7 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .assets.fetch import fetch
 
             report = fetch(
-                args.what, args.assets, progress=not args.quiet, force=args.force, username=args.username
+                args.what,
+                args.assets,
+                progress=not args.quiet,
+                force=args.force,
+                username=args.username,
+                mirror=args.mirror,
             )
             print(json.dumps(report, indent=2) if args.json else _fetch_text(report))
             return 0

@@ -44,3 +44,11 @@ class InputError(PydecaError, ValueError):
 
 class NoFaceError(InputError):
     """No face was found in an input image."""
+
+
+class OptionError(PydecaError, ValueError):
+    """An option has an invalid or unavailable value (unknown detector, a device that is not there)."""
+
+
+class MissingDependencyError(PydecaError, ImportError):
+    """An optional dependency a chosen feature needs is not installed; the message says what to install."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -28,9 +28,9 @@ from .assets.checkpoint import load_networks
 from .assets.paths import default_cache_dir
 from .checks import check_shapes
 from .constants import CROP_SIZE, NUM_EXP, NUM_SHAPE
-from .errors import InputError
+from .errors import InputError, OptionError
 from .flame import FLAME, AlbedoModel
-from .geometry.camera import weak_perspective_project
+from .geometry.camera import crop_to_image_ndc, weak_perspective_project
 from .geometry.normals import vertex_normals
 from .geometry.rotations import euler_to_axis_angle
 from .geometry.topology import Topology
@@ -40,7 +40,10 @@ from .nets import Codes, build_networks
 from .render.renderer import MeshRenderer, extract_texture
 from .render.shading import sh_shading
 
-__all__ = ["DECA", "Reconstruction", "resolve_device"]
+if TYPE_CHECKING:
+    from .detect import FaceDetector
+
+__all__ = ["DECA", "DEVICE_CHOICES", "Reconstruction", "resolve_device"]
 
 TextureMode = Literal["extract", "model", "photo"]
 
@@ -84,6 +87,8 @@ class Reconstruction:
     """(B, 3, R, R) ``albedo · uv_shading``."""
     uv_texture_gt: Tensor | None = None
     """(B, 3, R, R) texture taken from the input images (see :meth:`DECA.decode`)."""
+    texture_mode: TextureMode | None = None
+    """How ``uv_texture_gt`` was made (``decode``'s ``texture``); ``None`` without images."""
     is_demo: bool = False
     """Made with the generated demo asset pack: not a meaningful reconstruction."""
 
@@ -111,15 +116,50 @@ class Reconstruction:
         return out
 
 
+DEVICE_CHOICES = ("auto", "cpu", "mps", "cuda")
+"""Device names accepted by :func:`resolve_device` (``cuda:N`` picks one GPU)."""
+
+
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` → CUDA if available, else Apple MPS if available, else CPU."""
+    """The torch device for a device name, checked to be usable here.
+
+    Args:
+        device: ``"auto"`` / ``None`` (CUDA if available, else Apple MPS if available, else CPU),
+            ``"cpu"``, ``"mps"``, ``"cuda"``, ``"cuda:N"``, or a ``torch.device`` of those types.
+
+    Raises:
+        OptionError: (a ``ValueError``) for another name, or a device this machine / this PyTorch
+            build does not have; the message says what to use instead.
+    """
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    choices = "choose auto, cpu, mps or cuda (cuda:N for one GPU)"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise OptionError(f"unknown device {device!r}; {choices}") from exc
+    if resolved.type not in ("cpu", "mps", "cuda"):
+        raise OptionError(f"unsupported device {device!r}; {choices}")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build of PyTorch" if torch.version.cuda is None else "no CUDA GPU visible"
+            raise OptionError(
+                f"device {device!r} requested but CUDA is not available ({build}, torch "
+                f"{torch.__version__}); use --device cpu or --device auto, or install a CUDA build of PyTorch"
+            )
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise OptionError(f"device {device!r} requested but only {count} CUDA device(s) exist (cuda:0…)")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise OptionError(
+            f"device {device!r} requested but Apple MPS is not available (it needs macOS 12.3+ on Apple "
+            "silicon and a PyTorch built with MPS); use --device cpu or --device auto"
+        )
+    return resolved
 
 
 class DECA(nn.Module):
@@ -227,25 +267,50 @@ class DECA(nn.Module):
         return codes
 
     # ------------------------------------------------------------------ photos
-    def reconstruct(self, image: np.ndarray | str | Path, *, detector: str = "auto", faces: str = "largest"):
+    def reconstruct(
+        self,
+        image: np.ndarray | Tensor | str | Path,
+        *,
+        detector: str | FaceDetector = "auto",
+        faces: Literal["largest", "all"] = "largest",
+        texture: TextureMode = "extract",
+    ):
         """Photo (array or path) → the largest face's result (``faces="all"``: a list, largest first).
+
+        An array gives the same result as the same image read from a file: greyscale (H, W) and
+        (H, W, 1) are tiled, RGBA (H, W, 4) loses its alpha, uint16 is scaled to 8 bits, float
+        must lie in [0, 1]; a torch tensor may be (C, H, W). See
+        :func:`pydeca.io.images.photo_from_array`.
 
         The result has ``.codes``, ``.reconstruction``, ``.mesh`` (trimesh), ``.landmarks`` (photo
         pixels) and ``.save(dir, formats=...)``; see :class:`pydeca.apps.pipeline.FaceResult`.
+        ``pydeca.io.params.load_codes`` reads saved parameters back for :meth:`decode`.
+
+        Args:
+            image: a photo file path, or the photo as an array (see above).
+            detector: a detector name (:func:`pydeca.detect.get_detector`) or a detector object.
+            faces: ``"largest"`` (one result) or ``"all"`` (a list).
+            texture: ``uv_texture_gt`` mode (see :meth:`decode`).
 
         Raises:
-            InputError: the image cannot be read; NoFaceError: no face was found.
+            InputError: the image cannot be read, or its values are out of range (a float image in
+                0–255, say); NoFaceError: no face was found; ShapeError: unsupported array shape;
+                OptionError: unknown ``faces`` or detector name.
         """
         # The application layer does detection and cropping; imported here to keep layers one-way.
         from pydeca.apps.pipeline import prepare_faces, reconstruct_faces  # noqa: PLC0415
         from pydeca.detect import get_detector  # noqa: PLC0415
-        from pydeca.io.images import load_image  # noqa: PLC0415
+        from pydeca.io.images import load_image, photo_from_array  # noqa: PLC0415
 
+        if faces not in ("largest", "all"):
+            raise OptionError(f"faces must be 'largest' or 'all', got {faces!r}")
         source = Path(image) if isinstance(image, (str, Path)) else None
-        photo = load_image(source) if source is not None else np.ascontiguousarray(image, dtype=np.uint8)
+        photo = load_image(source) if source is not None else photo_from_array(image)
         name = source.stem if source is not None else "image"
-        prepared = prepare_faces(photo, name, get_detector(detector), source, faces)
-        results, failures = reconstruct_faces(self, prepared)
+        if isinstance(detector, str):
+            detector = get_detector(detector, device=str(self.device))
+        prepared = prepare_faces(photo, name, detector, source, faces)
+        results, failures = reconstruct_faces(self, prepared, texture)
         if failures:
             raise InputError("; ".join(failures.values()))
         return results if faces == "all" else results[0]
@@ -314,6 +379,7 @@ class DECA(nn.Module):
             rec.uv_texture = rec.albedo * rec.uv_shading
         if images is not None:
             rec.uv_texture_gt = self.texture_from_images(rec, images, texture)
+            rec.texture_mode = texture
         return rec
 
     def texture_from_images(
@@ -327,7 +393,8 @@ class DECA(nn.Module):
 
         Args:
             rec: a decoded reconstruction.
-            images: (B, 3, H, W) images in [0, 1] that ``trans_verts`` is the NDC of.
+            images: (B, 3, H, W) images that ``trans_verts`` is the NDC of: float in [0, 1], or
+                uint8 (sampled without a float copy; see :meth:`texture_from_photo`).
             mode: ``"extract"``, ``"model"`` or ``"photo"``.
             trans_verts: NDC vertices in ``images`` (default ``rec.trans_verts``, the crop); pass
                 original-image NDC to sample a full-resolution photo.
@@ -346,7 +413,53 @@ class DECA(nn.Module):
         if fill is None:
             fill = rec.vertices.new_full((rec.batch_size, 3, self.uv_size, self.uv_size), 0.7)
         positions = self.world2uv(rec.trans_verts if trans_verts is None else trans_verts)
-        return extract_texture(images.to(fill), positions, fill, self.uv_face_eye_mask)
+        images = images.to(fill.device) if images.dtype == torch.uint8 else images.to(fill)
+        return extract_texture(images, positions, fill, self.uv_face_eye_mask)
+
+    def texture_from_photo(
+        self,
+        rec: Reconstruction,
+        photo: np.ndarray | Tensor,
+        tform: np.ndarray | Tensor,
+        mode: TextureMode | None = None,
+        *,
+        crop_size: int = CROP_SIZE,
+    ) -> Tensor:
+        """``uv_texture_gt`` sampled from the original photo: DECA's ``render_orig`` texture.
+
+        With ``render_orig`` the reference decodes again with ``images`` = the original photo and the
+        vertices re-expressed in its NDC (reference §2.9, §2.13), so texels take the photo's
+        full-resolution colours rather than the 224² crop's. Here: the crop-NDC vertices go through
+        ``T⁻¹`` (:func:`~pydeca.geometry.camera.crop_to_image_ndc`), ``world2uv`` gives every texel's
+        photo NDC, and a uint8 photo is sampled bilinearly by gathers (4 pixels per texel, no float
+        copy of the photo: memory O(R²) whatever its size).
+
+        Args:
+            rec: a decoded reconstruction of B faces of this photo.
+            photo: (H, W, 3) uint8 RGB photo (numpy or tensor), or a (B, 3, H, W) tensor (uint8, or
+                float in [0, 1]).
+            tform: (3, 3) or (B, 3, 3) similarity T, photo pixel → crop pixel, of each face.
+            mode: texture mode (see :meth:`decode`); default ``rec.texture_mode``, else ``"extract"``.
+            crop_size: side of the crop the codes were estimated on.
+
+        Returns:
+            (B, 3, R, R) texture, as :meth:`texture_from_images` with photo-NDC vertices.
+        """
+        device = rec.vertices.device
+        if isinstance(photo, np.ndarray):
+            photo = torch.from_numpy(np.ascontiguousarray(photo))
+        if photo.ndim == 3:  # (H, W, 3) → a channels-last (1, 3, H, W) view, no copy
+            photo = photo.permute(2, 0, 1)[None]
+        photo = photo.to(device)
+        check_shapes(photo=(photo, "N 3 H W"))
+        if isinstance(tform, np.ndarray):
+            tform = torch.from_numpy(np.asarray(tform, dtype=np.float32))  # no float64 tensor (MPS)
+        t = tform.to(device=device, dtype=rec.trans_verts.dtype)
+        t = t.expand(rec.batch_size, 3, 3) if t.ndim == 2 else t
+        photo_ndc = crop_to_image_ndc(rec.trans_verts, t, crop_size, tuple(photo.shape[-2:]))
+        photo = photo.expand(rec.batch_size, -1, -1, -1) if photo.shape[0] == 1 else photo
+        mode = mode if mode is not None else (rec.texture_mode or "extract")
+        return self.texture_from_images(rec, photo, mode, trans_verts=photo_ndc)
 
     def decode_displacement(self, codes: Codes, conditioning: Codes | None = None) -> Tensor:
         """D_detail → (B, 1, R, R) metres.

@@ -6,6 +6,7 @@ batched over prepared faces from any number of images.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,22 +19,28 @@ from tqdm import tqdm
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import detect_faces
 from pydeca.detect.crop import face_transform, uncrop_points, warp_crop
-from pydeca.errors import InputError, NoFaceError
+from pydeca.errors import NoFaceError, OptionError
 from pydeca.geometry.camera import ndc_to_pixels
-from pydeca.model import DECA, Reconstruction
+from pydeca.model import DECA, Reconstruction, resolve_device
 from pydeca.nets import Codes
 
 __all__ = [
+    "DEMO_NOTICE",
     "FaceResult",
     "PreparedFace",
+    "demo_notice",
     "landmarks_in_photo",
     "load_model",
     "prepare_faces",
     "reconstruct_faces",
     "say",
+    "warn",
 ]
 
-DEMO_NOTICE = "deca: using the generated DEMO asset pack - outputs are not real reconstructions"
+DEMO_NOTICE = (
+    "deca: using the generated DEMO asset pack (--assets demo): outputs are not real reconstructions"
+)
+"""Shown (unless ``--quiet``) when the user asked for the demo pack."""
 
 
 def say(quiet: bool, text: str) -> None:
@@ -42,13 +49,65 @@ def say(quiet: bool, text: str) -> None:
         tqdm.write(text, file=sys.stderr)
 
 
+def warn(text: str) -> None:
+    """Print a warning or error line to stderr, also with ``--quiet``, above any progress bar."""
+    tqdm.write(text, file=sys.stderr)
+
+
+def demo_notice(searched: Path | None, quiet: bool) -> str:
+    """The demo-pack notice: ``searched`` is the asset dir that held no assets (None: asked for).
+
+    A fallback gets a loud, multi-line warning (one line with ``quiet``) saying where pydeca looked,
+    that the outputs are not real reconstructions, and how to get the assets.
+    """
+    if searched is None:
+        return DEMO_NOTICE
+    origin = "$PYDECA_HOME" if os.environ.get("PYDECA_HOME") else "the default asset directory"
+    fix = "run `deca fetch` to download them (`deca doctor` lists what is missing), or pass --assets DIR"
+    if quiet:
+        return (
+            f"deca: WARNING: no DECA/FLAME assets in {searched}; using the generated DEMO asset pack, "
+            f"outputs are NOT real reconstructions: {fix}"
+        )
+    return "\n".join(
+        (
+            f"deca: WARNING: no DECA/FLAME assets were found in {searched} ({origin}).",
+            "deca: WARNING: falling back to the generated DEMO asset pack (random weights, procedural head):",
+            "deca: WARNING: the outputs are NOT real reconstructions of the faces in your photos.",
+            f"deca: WARNING: {fix}.",
+        )
+    )
+
+
 def load_model(
     model: DECA | None, assets: str | Path | None, device: str | torch.device | None, quiet: bool
 ) -> DECA:
-    """``model`` if given, else :meth:`DECA.load`; announces loudly when the demo pack is in use."""
-    model = model or DECA.load(assets, device=device)
+    """``model`` if given, else :meth:`DECA.load`; announces the demo pack (loudly if a fallback).
+
+    The device is checked first (:func:`pydeca.model.resolve_device`), so a bad ``--device`` fails
+    before any asset is read. When no assets were found and the demo pack stood in, a warning is
+    printed even with ``quiet`` (:func:`demo_notice`); an explicit ``assets="demo"`` is announced
+    only without ``quiet``.
+
+    Raises:
+        OptionError: the device is unknown or not available.
+        AssetError: the assets are missing or unusable (the message says how to fix it).
+    """
+    loaded_here = model is None
+    if model is None:
+        model = DECA.load(assets, device=resolve_device(device))
     if model.is_demo:
-        say(quiet, DEMO_NOTICE)
+        searched = None
+        if loaded_here and str(assets) != "demo":
+            from pydeca.assets.paths import resolve_asset_dir
+
+            looked = resolve_asset_dir(assets)
+            if Path(model.asset_dir).resolve() != looked.resolve():
+                searched = looked  # the demo pack stood in for the assets that were not there
+        if searched is not None:
+            warn(demo_notice(searched, quiet))
+        else:
+            say(quiet, DEMO_NOTICE)
     return model
 
 
@@ -64,6 +123,10 @@ class PreparedFace:
     """(3, 224, 224) encoder input, RGB in [0, 1]."""
     tform: np.ndarray
     """(3, 3) photo pixel → crop pixel similarity (x = column, y = row)."""
+    source: Path | None = None
+    """The photo's file (None for in-memory images and video frames)."""
+    faces_found: int = 1
+    """How many faces the detector found in the photo (more than kept with ``which="largest"``)."""
 
 
 @dataclass
@@ -80,6 +143,8 @@ class FaceResult:
     reconstruction: Reconstruction
     model: DECA | None = field(repr=False, default=None)
     """The model that made it (its topology and renderer are needed to write files)."""
+    source: Path | None = None
+    """The photo's file, if it came from one (recorded in the parameter metadata)."""
 
     @property
     def codes(self) -> Codes:
@@ -131,9 +196,15 @@ def prepare_faces(
         source: the photo's path (landmark files next to it are honoured).
         which: ``"largest"`` (one face) or ``"all"``.
 
+    Returns:
+        The kept faces, largest first, each with ``faces_found`` = the number detected.
+
     Raises:
         NoFaceError: no face was found (the message names the photo and the way out).
+        OptionError: ``which`` is neither ``"largest"`` nor ``"all"``.
     """
+    if which not in ("largest", "all"):
+        raise OptionError(f"which: expected 'largest' or 'all', got {which!r}")
     faces = detect_faces(detector, image, source)
     if not faces:
         raise NoFaceError(
@@ -141,6 +212,7 @@ def prepare_faces(
             "(--detector) or '--detector none' for an already cropped face"
         )
     faces = sorted(faces, key=lambda face: face.area, reverse=True)
+    found = len(faces)
     if which == "largest":
         faces = faces[:1]
     photo = torch.from_numpy(image).permute(2, 0, 1)[None].float().div_(255.0)
@@ -149,7 +221,7 @@ def prepare_faces(
         tform = face_transform(face, image.shape, crop_size=CROP_SIZE)
         crop = warp_crop(photo, torch.from_numpy(tform)[None].float())[0]
         face_name = name if len(faces) == 1 else f"{name}_face{k}"
-        prepared.append(PreparedFace(face_name, image, crop, tform))
+        prepared.append(PreparedFace(face_name, image, crop, tform, source, found))
     return prepared
 
 
@@ -183,9 +255,11 @@ def reconstruct_faces(
     results, failures = [], {}
     for i, face in enumerate(faces):
         if not bool(finite[i]):
-            failures[face.name] = str(
-                InputError(f"{face.name}: the networks returned non-finite codes (NaN/inf); not saved")
+            failures[face.name] = (
+                f"{face.name}: the networks returned non-finite codes (NaN/inf), nothing was saved; "
+                "check the photo, and the weights with `deca doctor`"
             )
             continue
-        results.append(FaceResult(face.name, face.image, crops[i : i + 1], face.tform, rec.select(i), model))
+        crop, one = crops[i : i + 1], rec.select(i)
+        results.append(FaceResult(face.name, face.image, crop, face.tform, one, model, face.source))
     return results, failures

@@ -1,15 +1,28 @@
-"""``deca reconstruct`` / ``deca demo``: inputs → faces → batched inference → files.
+"""``deca reconstruct`` / ``deca demo``: inputs → faces → batched inference → files, streamed.
 
-Inputs are image files, folders, globs and videos (every ``every``-th frame). Each image is loaded,
-detected and cropped on its own, so a bad image fails alone: its error is recorded in the summary
-and the run goes on; faces are then encoded and decoded in batches of ``batch_size`` and written
-atomically (see :mod:`pydeca.apps.outputs` for the file layout).
+Order of work:
+
+1. Inputs (files, folders, globs, videos) are expanded without decoding anything. An input that is
+   missing, unsupported or matches nothing fails alone, with a message naming it; the others go on
+   (with no usable input at all the run stops with :class:`~pydeca.errors.InputError`). Output
+   names are made unique (:func:`pydeca.apps.outputs.unique_output_names`).
+2. The device and the face detector are checked before the model is loaded, so a bad option fails
+   at once (:class:`~pydeca.errors.OptionError`, :class:`~pydeca.errors.MissingDependencyError`).
+3. Inputs are decoded one at a time, when the batches need them: at most ``batch_size`` faces
+   (and the photos they come from) are held in memory, whatever the number of photos or video
+   frames. With ``skip_existing``, an input recorded as complete (:mod:`pydeca.apps.completion`)
+   is skipped before it is decoded.
+4. Faces are encoded and decoded in batches and written atomically (:mod:`pydeca.apps.outputs`).
+   A failure of one input or one face — unreadable, no face, non-finite codes, a file that cannot
+   be written, even an unexpected error — is printed on stderr with its name and recorded in
+   :attr:`RunSummary.failed`; the run goes on.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +30,22 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pydeca.apps.outputs import OutputOptions, save_face
-from pydeca.apps.pipeline import PreparedFace, load_model, prepare_faces, reconstruct_faces, say
-from pydeca.detect import get_detector
-from pydeca.errors import InputError, PydecaError
-from pydeca.io.images import is_video, list_inputs, load_image
-from pydeca.model import DECA
+from pydeca.apps.completion import CompletionLog, source_key
+from pydeca.apps.outputs import OutputOptions, save_face, unique_output_names
+from pydeca.apps.pipeline import (
+    PreparedFace,
+    load_model,
+    prepare_faces,
+    reconstruct_faces,
+    say,
+    warn,
+)
+from pydeca.detect import FaceDetector, get_detector
+from pydeca.errors import InputError, OptionError, PydecaError
+from pydeca.io.images import expand_inputs, is_video, load_image, photo_from_array
+from pydeca.model import DECA, resolve_device
 
-__all__ = ["ReconstructOptions", "RunSummary", "iter_images", "run_demo", "run_reconstruct"]
+__all__ = ["ReconstructOptions", "RunSummary", "run_demo", "run_reconstruct"]
 
 
 @dataclass
@@ -38,18 +59,24 @@ class ReconstructOptions(OutputOptions):
     every: int = 1
     """Use every ``every``-th frame of videos."""
     skip_existing: bool = False
+    """Skip inputs the output folder's completion record lists as complete (files still there)."""
     texture: str = "extract"
 
 
 @dataclass
 class RunSummary:
-    """What a run did: written outputs per face, and the inputs that failed with their errors."""
+    """What a run did: written outputs per face, failures with their messages, skips and notes."""
 
     outputs: dict[str, list[str]] = field(default_factory=dict)
+    """Output name of each written face → every file written for it."""
     failed: dict[str, str] = field(default_factory=dict)
+    """Input (as given, or its path) or face name → the error message."""
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     demo: bool = False
+    """The generated demo asset pack was used: the outputs are not real reconstructions."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Input → a remark that is no failure (e.g. several faces found, only the largest kept)."""
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -57,57 +84,84 @@ class RunSummary:
             "succeeded": len(self.outputs),
             "failed": self.failed,
             "skipped": self.skipped,
+            "notes": self.notes,
             "outputs": self.outputs,
             "seconds": round(self.seconds, 3),
             "demo": self.demo,
         }
 
 
-def iter_images(paths: Sequence[Path], every: int = 1) -> Iterator[tuple[str, Path, np.ndarray | Exception]]:
-    """Yield ``(name, source path, image or the error loading it)`` for images and video frames."""
-    for path in paths:
-        if is_video(path):
-            try:
-                from pydeca.io.video import iter_video_frames
+@dataclass
+class _Input:
+    """One planned input, not decoded yet: a photo file, a video file or an in-memory image."""
 
-                for index, frame in iter_video_frames(path, every=every):
-                    yield f"{path.stem}_frame{index:04d}", path, frame
-            except PydecaError as error:
-                yield path.stem, path, error
-            continue
-        try:
-            yield path.stem, path, load_image(path)
-        except (InputError, OSError) as error:
-            yield path.stem, path, error
+    name: str
+    label: str
+    path: Path | None = None
+    image: np.ndarray | None = None
 
 
-def run_reconstruct(
-    inputs: Sequence[str],
-    output: str | Path,
-    options: ReconstructOptions | None = None,
-    *,
-    assets: str | Path | None = None,
-    device: str = "auto",
-    quiet: bool = False,
-    model: DECA | None = None,
-    named_images: Sequence[tuple[str, np.ndarray]] = (),
-) -> RunSummary:
-    """Reconstruct every face among ``inputs`` (files, folders, globs, videos) into ``output``.
+@dataclass
+class _Video:
+    """A video being read: complete once every kept frame is complete."""
 
-    A failing input (unreadable, no face, non-finite codes) is reported in ``RunSummary.failed`` and
-    skipped. ``named_images`` adds in-memory images ``(name, (H, W, 3) uint8)``.
-    """
-    options = options or ReconstructOptions()
-    start = time.perf_counter()
-    out_dir = Path(output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = list_inputs(inputs) if inputs else []
-    model = load_model(model, assets, device, quiet)
-    summary = RunSummary(demo=model.is_demo)
-    detector = get_detector(options.detector)
-    items = list(iter_images(paths, options.every)) + [(name, None, image) for name, image in named_images]
-    pending: list[PreparedFace] = []
-    needs_maps = any(
+    key: str
+    name: str
+    frames: list[str] = field(default_factory=list)
+    open: int = 0
+    """Frames handed out and not finished yet."""
+    failed: bool = False
+    read: bool = False
+    """Every frame was decoded."""
+
+
+@dataclass
+class _Unit:
+    """A photo or a video frame in flight: complete when its last face is written."""
+
+    name: str
+    label: str
+    key: str
+    pending: int = 0
+    failed: bool = False
+    files: list[str] = field(default_factory=list)
+    video: _Video | None = None
+
+
+_Work = tuple[_Unit, np.ndarray, "Path | None"]
+"""A decoded input ready for detection: its unit, the photo, the photo's file (for landmark files)."""
+
+
+def _describe(error: BaseException) -> str:
+    """A one-line message for an error of one input or face (with the code location if unexpected)."""
+    if isinstance(error, MemoryError):
+        return "out of memory; use a smaller --batch-size or smaller photos"
+    if isinstance(error, (PydecaError, OSError)):
+        return str(error) or type(error).__name__
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"unexpected {type(error).__name__}: {error}{where}; this is a bug in pydeca, please report it "
+        "with this message"
+    )
+
+
+def _plan(
+    inputs: Sequence[str | Path], named_images: Sequence[tuple[str, np.ndarray]]
+) -> tuple[list[_Input], dict[str, str]]:
+    """Inputs to process (with unique output names) and the unusable inputs with their errors."""
+    expanded = expand_inputs(inputs)
+    files = [f for _, found in expanded if not isinstance(found, InputError) for f in found]
+    names = unique_output_names(files)
+    plan = [_Input(name, str(path), path) for path, name in zip(files, names, strict=True)]
+    plan += [_Input(name, name, image=image) for name, image in named_images]
+    bad = {text: str(found) for text, found in expanded if isinstance(found, InputError)}
+    return plan, bad
+
+
+def _needs_maps(options: OutputOptions) -> bool:
+    """Whether any requested output needs the UV maps (detail, texture), not only the codes."""
+    return any(
         (
             options.save_obj,
             options.save_vis,
@@ -119,34 +173,214 @@ def run_reconstruct(
         )
     )
 
-    def flush() -> None:
-        results, failures = reconstruct_faces(model, pending, options.texture, maps=needs_maps)
-        summary.failed.update(failures)
-        for result in results:
-            summary.outputs[result.name] = save_face(model, result, out_dir, options)
-        pending.clear()
 
-    progress = tqdm(items, desc="deca", unit="image", disable=quiet, leave=False)
-    for name, source, image in progress:
-        label = str(source) if source is not None and not is_video(source) else name
-        if options.skip_existing and (out_dir / name / f"{name}.npz").is_file():
-            summary.skipped.append(label)
-            continue
+class _Run:
+    """The state of one streamed run: pending faces, completion bookkeeping, the summary."""
+
+    def __init__(
+        self,
+        model: DECA,
+        *,
+        detector: FaceDetector,
+        out_dir: Path,
+        options: ReconstructOptions,
+        summary: RunSummary,
+        quiet: bool,
+    ) -> None:
+        self.model, self.detector, self.out_dir = model, detector, out_dir
+        self.options, self.summary, self.quiet = options, summary, quiet
+        self.log = CompletionLog(out_dir)
+        self.maps = _needs_maps(options)
+        self.pending: list[tuple[PreparedFace, _Unit]] = []
+
+    # ------------------------------------------------------------------ reporting
+    def fail(self, label: str, message: str, unit: _Unit | None = None) -> None:
+        """Record and print a failure of ``label`` (an input or a face)."""
+        text = message if message.startswith(label) else f"{label}: {message}"
+        self.summary.failed[label] = text
+        warn(f"deca: failed: {text}")
+        if unit is not None:
+            unit.failed = True
+
+    def skip(self, label: str) -> None:
+        """Record an input skipped because it is complete."""
+        self.summary.skipped.append(label)
+
+    # ------------------------------------------------------------------ inputs, decoded lazily
+    def units(self, plan: Sequence[_Input], progress: tqdm) -> Iterator[_Work]:
+        """Yield ``(unit, photo, source)`` one input at a time, decoding only what is not skipped."""
+        for item in plan:
+            if item.path is not None and is_video(item.path):
+                yield from self._video_units(item)
+            else:
+                yield from self._photo_unit(item)
+            progress.update(1)
+
+    def _photo_unit(self, item: _Input) -> Iterator[_Work]:
+        key = source_key(item.path)
+        if self.options.skip_existing and self.log.is_complete(key, item.name):
+            self.skip(item.label)
+            return
         try:
-            if isinstance(image, Exception):
-                raise image
-            pending += prepare_faces(image, name, detector, source, options.faces)
+            image = load_image(item.path) if item.path is not None else photo_from_array(item.image)
         except (InputError, OSError) as error:
-            summary.failed[label] = str(error)
-            message = str(error) if label in str(error) else f"{label}: {error}"
-            tqdm.write(f"deca: failed: {message}", file=sys.stderr)
-            continue
-        if len(pending) >= options.batch_size:
-            flush()
-    flush()
+            self.fail(item.label, _describe(error))
+            return
+        yield _Unit(item.name, item.label, key), image, item.path
+
+    def _video_units(self, item: _Input) -> Iterator[_Work]:
+        key = source_key(item.path)
+        skip = self.options.skip_existing
+        if skip and self.log.is_complete(key, item.name):
+            self.skip(item.label)
+            return
+        video = _Video(key, item.name)
+        try:
+            from pydeca.io.video import iter_video_frames
+
+            for index, frame in iter_video_frames(item.path, every=self.options.every):
+                name = f"{item.name}_frame{index:04d}"
+                video.frames.append(name)
+                if skip and self.log.is_complete(key, name):
+                    self.skip(name)
+                    continue
+                video.open += 1
+                yield _Unit(name, name, key, video=video), frame, None
+        except (PydecaError, OSError) as error:
+            self.fail(item.label, _describe(error))
+            video.failed = True
+        video.read = True
+        self._finish_video(video)
+
+    # ------------------------------------------------------------------ faces, batched
+    def add(self, unit: _Unit, image: np.ndarray, source: Path | None) -> None:
+        """Detect and crop the faces of one photo, queue them, and run every full batch."""
+        try:
+            faces = prepare_faces(image, unit.name, self.detector, source, self.options.faces)
+        except Exception as error:  # one photo fails alone, whatever went wrong
+            self.fail(unit.label, _describe(error), unit)
+            self._finish(unit)
+            return
+        found = faces[0].faces_found
+        if found > len(faces):
+            note = f"{found} faces found, reconstructed the largest; --face all for every face"
+            self.summary.notes[unit.label] = note
+            say(self.quiet, f"deca: note: {unit.label}: {note}")
+        unit.pending = len(faces)
+        self.pending += [(face, unit) for face in faces]
+        while len(self.pending) >= self.options.batch_size:
+            self.flush(self.options.batch_size)
+
+    def flush(self, count: int | None = None) -> None:
+        """Encode, decode and save the first ``count`` pending faces (all when None)."""
+        count = len(self.pending) if count is None else count
+        batch, self.pending = self.pending[:count], self.pending[count:]
+        if not batch:
+            return
+        try:
+            results, failures = reconstruct_faces(
+                self.model, [face for face, _ in batch], self.options.texture, maps=self.maps
+            )
+        except Exception as error:  # the whole batch failed (e.g. out of memory)
+            for face, unit in batch:
+                self.fail(face.name, _describe(error), unit)
+                self._face_done(unit)
+            return
+        by_name = {result.name: result for result in results}
+        for face, unit in batch:
+            if face.name in failures:
+                self.fail(face.name, failures[face.name], unit)
+            else:
+                try:
+                    files = save_face(self.model, by_name[face.name], self.out_dir, self.options)
+                except Exception as error:  # a file that cannot be written fails this face only
+                    self.fail(face.name, f"could not write its outputs: {_describe(error)}", unit)
+                else:
+                    self.summary.outputs[face.name] = files
+                    unit.files += files
+            self._face_done(unit)
+
+    # ------------------------------------------------------------------ completion
+    def _face_done(self, unit: _Unit) -> None:
+        unit.pending -= 1
+        if unit.pending == 0:
+            self._finish(unit)
+
+    def _mark(self, key: str, name: str, files: list[str], parts: list[str] | None = None) -> None:
+        try:
+            self.log.mark(key, name, files, parts)
+        except OSError as error:
+            warn(f"deca: warning: cannot update {self.log.path} ({error}); --skip-existing will redo {name}")
+
+    def _finish(self, unit: _Unit) -> None:
+        if not unit.failed:
+            self._mark(unit.key, unit.name, unit.files)
+        if unit.video is not None:
+            unit.video.open -= 1
+            unit.video.failed |= unit.failed
+            self._finish_video(unit.video)
+
+    def _finish_video(self, video: _Video) -> None:
+        if video.read and video.open == 0 and not video.failed:
+            self._mark(video.key, video.name, [], video.frames)
+
+
+def _check_options(options: ReconstructOptions) -> None:
+    if options.faces not in ("largest", "all"):
+        raise OptionError(f"--face must be 'largest' or 'all', got {options.faces!r}")
+    if options.batch_size < 1 or options.every < 1:
+        raise OptionError(f"--batch-size and --every must be ≥ 1, got {options.batch_size}, {options.every}")
+
+
+def run_reconstruct(
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    options: ReconstructOptions | None = None,
+    *,
+    assets: str | Path | None = None,
+    device: str = "auto",
+    quiet: bool = False,
+    model: DECA | None = None,
+    named_images: Sequence[tuple[str, np.ndarray]] = (),
+) -> RunSummary:
+    """Reconstruct every face among ``inputs`` (files, folders, globs, videos) into ``output``.
+
+    A failing input or face is reported on stderr and in ``RunSummary.failed``, and skipped.
+    ``named_images`` adds in-memory images ``(name, (H, W, 3) uint8)``.
+
+    Raises:
+        InputError: no input is usable (each one's problem is in the message).
+        OptionError: a bad option (face selection, batch size, device, detector name).
+        MissingDependencyError: the chosen detector is not installed.
+        AssetError: the assets are missing or unusable.
+    """
+    options = options or ReconstructOptions()
+    start = time.perf_counter()
+    out_dir = Path(output)
+    _check_options(options)
+    plan, bad = _plan(inputs, named_images)
+    if not plan:
+        if bad:
+            raise InputError("no usable input: " + "; ".join(bad.values()))
+        raise InputError("no input given: pass image or video files, folders or glob patterns")
+    resolved = model.device if model is not None else resolve_device(device)
+    detector = get_detector(options.detector, device=str(resolved))  # before the (slow) model load
+    summary = RunSummary()
+    for text, message in bad.items():
+        summary.failed[text] = message
+        warn(f"deca: failed: {message}")
+    model = load_model(model, assets, resolved, quiet)
+    summary.demo = model.is_demo
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(model, detector=detector, out_dir=out_dir, options=options, summary=summary, quiet=quiet)
+    with tqdm(total=len(plan), desc="deca", unit="input", disable=quiet, leave=False, file=sys.stderr) as bar:
+        for unit, image, source in run.units(plan, bar):
+            run.add(unit, image, source)
+        run.flush()
     summary.seconds = time.perf_counter() - start
     counts = f"{len(summary.outputs)} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped"
-    say(quiet, f"deca: {counts} in {summary.seconds:.1f} s -> {out_dir}")
+    demo = " (DEMO assets: not real reconstructions)" if summary.demo else ""
+    say(quiet, f"deca: {counts} in {summary.seconds:.1f} s -> {out_dir}{demo}")
     return summary
 
 
@@ -158,7 +392,7 @@ def run_demo(
     device: str = "auto",
     quiet: bool = False,
 ) -> RunSummary:
-    """Reconstruct scikit-image's astronaut photo (it ships offline with scikit-image)."""
+    """Reconstruct scikit-image's astronaut photo (it ships offline with scikit-image); list the files."""
     from skimage import data
 
     image = np.ascontiguousarray(data.astronaut())

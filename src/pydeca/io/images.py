@@ -19,6 +19,11 @@ file and the fix):
       the limit in the message (downscale them first): DECA works on a 224² crop, so nothing is
       lost, and a 100+ MP decode would take GBs of memory. Pillow's own decompression-bomb check
       (which fires only above 2 × ``Image.MAX_IMAGE_PIXELS``) is left as is and reported the same way.
+    - A file the user may not read is reported as a permission problem, not as a damaged image.
+
+:func:`photo_from_array` applies the same rules to in-memory arrays (greyscale tiled, alpha dropped,
+uint16 scaled, float in [0, 1] scaled by 255), so an array and the same image read from a file give
+the same photo.
 """
 
 from __future__ import annotations
@@ -42,10 +47,12 @@ __all__ = [
     "MAX_PIXELS",
     "MIN_SIDE",
     "VIDEO_EXTENSIONS",
+    "expand_inputs",
     "is_image",
     "is_video",
     "list_inputs",
     "load_image",
+    "photo_from_array",
     "save_image",
     "to_uint8_image",
 ]
@@ -156,6 +163,11 @@ def load_image(
         raise
     except UnidentifiedImageError as exc:
         raise InputError(f"{p}: not an image file Pillow can read (unknown format); {fix}") from exc
+    except PermissionError as exc:
+        raise InputError(
+            f"{p}: permission denied: this user may not read the file; check its permissions "
+            "(e.g. `chmod u+r`) or copy it somewhere readable"
+        ) from exc
     except Image.DecompressionBombError as exc:
         raise InputError(
             f"{p}: image is too large ({exc}); the limit is {max_pixels / 1e6:g} MP: downscale it first"
@@ -203,6 +215,92 @@ def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:
     return np.rint(np.clip(arr.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+_FLOAT_TOLERANCE = 1e-3
+"""Float photos may overshoot [0, 1] by this much (rounding in earlier processing); it is clipped."""
+
+
+def _channels_last(image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Numpy (H, W) / (H, W, C) view of a numpy array or a torch (C, H, W) / (H, W, C) tensor."""
+    if isinstance(image, torch.Tensor):
+        arr = image.detach().to("cpu")
+        if arr.ndim == 3 and arr.shape[0] in (1, 2, 3, 4) and arr.shape[2] not in (1, 2, 3, 4):
+            arr = arr.permute(1, 2, 0)
+        return arr.numpy()
+    return np.asarray(image)
+
+
+def _to_uint8_values(arr: np.ndarray) -> np.ndarray:
+    """8-bit values of an integer or float image (rules of :func:`photo_from_array`)."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint16:
+        return np.rint(arr.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if low < 0 or high > 255:
+            raise InputError(
+                f"image array: {arr.dtype} values in [{low}, {high}] are neither 8-bit (0–255) nor "
+                "uint16; pass uint8, uint16 or float in [0, 1]"
+            )
+        return arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        if arr.size and not np.isfinite(arr).all():
+            raise InputError("image array: holds NaN or infinite values; pass finite values in [0, 1]")
+        low, high = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        if low < -_FLOAT_TOLERANCE or high > 1.0 + _FLOAT_TOLERANCE:
+            raise InputError(
+                f"image array: float values must lie in [0, 1], got [{low:g}, {high:g}]; divide a "
+                "0–255 image by 255 (or pass it as uint8)"
+            )
+        return np.rint(np.clip(arr.astype(np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
+    raise InputError(f"image array: unsupported dtype {arr.dtype}; pass uint8, uint16 or float in [0, 1]")
+
+
+def photo_from_array(
+    image: np.ndarray | torch.Tensor, *, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
+    """An in-memory image as the (H, W, 3) uint8 RGB photo :func:`load_image` would give for its file.
+
+    Rules (as for files): greyscale is tiled to 3 channels; alpha is dropped (the stored colour is
+    kept); uint16 is scaled ``rint(v · 255 / 65535)``; float must lie in [0, 1] and becomes
+    ``rint(x · 255)``; 8-bit-range integers are kept; bool is 0 / 255.
+
+    Args:
+        image: numpy (H, W), (H, W, 1), (H, W, 2) (grey + alpha), (H, W, 3) RGB or (H, W, 4) RGBA;
+            or a torch tensor (C, H, W) with C in 1…4 (channels first, torch's convention),
+            (H, W, C) or (H, W), on any device.
+        min_side: smallest accepted width and height, pixels.
+        max_pixels: largest accepted W·H.
+
+    Returns:
+        (H, W, 3) uint8 RGB, C-contiguous (a new array unless ``image`` already is one).
+
+    Raises:
+        ShapeError: for another shape.
+        InputError: for float values outside [0, 1] (e.g. a 0–255 float image), NaN/inf, integers
+            outside 0–255 (other than uint16), another dtype, or a photo too small / too large.
+
+    Example:
+        >>> photo_from_array(np.full((40, 50), 0.5)).shape, photo_from_array(np.full((40, 50), 0.5))[0, 0]
+        ((40, 50, 3), array([128, 128, 128], dtype=uint8))
+    """
+    arr = _channels_last(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise ShapeError(
+            f"image: expected (H, W), (H, W, 1|2|3|4) or torch (1|2|3|4, H, W), got {tuple(arr.shape)}"
+        )
+    colour = arr[:, :, :3] if arr.shape[2] >= 3 else arr[:, :, :1]  # alpha dropped
+    _check_size(Path("image array"), colour.shape[1], colour.shape[0], min_side, max_pixels)
+    rgb = _to_uint8_values(colour)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    return np.ascontiguousarray(rgb)
+
+
 def save_image(path: str | os.PathLike[str], img: np.ndarray | torch.Tensor, *, quality: int = 95) -> Path:
     """Write an image atomically; the format follows the suffix (``.png``, ``.jpg``, ...).
 
@@ -235,12 +333,80 @@ def _folder_files(folder: Path) -> list[Path]:
     return sorted(f for f in folder.iterdir() if f.is_file() and (is_image(f) or is_video(f)))
 
 
+_IMAGES_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
+_VIDEOS_TEXT = ", ".join(sorted(VIDEO_EXTENSIONS))
+
+
+def _expand_one(text: str) -> list[Path]:
+    """The image and video files one command-line input stands for (InputError if none)."""
+    p = Path(text)
+    if p.is_dir():
+        try:
+            files = _folder_files(p)
+        except PermissionError as exc:
+            raise InputError(
+                f"{p}: permission denied: this folder cannot be listed; check its permissions"
+            ) from exc
+        if not files:
+            raise InputError(
+                f"{p}: folder holds no image or video files (suffixes: {_IMAGES_TEXT}, {_VIDEOS_TEXT}); "
+                "check the folder or remove it from the inputs"
+            )
+        return files
+    if p.is_file():
+        if not (is_image(p) or is_video(p)):
+            raise InputError(
+                f"{p}: unsupported file type {p.suffix!r}; pass an image ({_IMAGES_TEXT}) or a video "
+                f"({_VIDEOS_TEXT}), or remove it from the inputs"
+            )
+        return [p]
+    if glob.has_magic(text):
+        matches = (Path(m) for m in glob.glob(text))
+        files = sorted(m for m in matches if m.is_file() and (is_image(m) or is_video(m)))
+        if not files:
+            raise InputError(f"{text}: pattern matches no image or video file; check the pattern")
+        return files
+    raise InputError(f"{p}: no such file or folder; check the path (relative paths start at {Path.cwd()})")
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, list[Path] | InputError]]:
+    """Expand command-line inputs one by one, keeping each input's error instead of raising it.
+
+    Same rules as :func:`list_inputs`; a file reached twice (also through another spelling of its
+    path) is kept at its first occurrence only, so a later input may expand to ``[]``.
+
+    Args:
+        inputs: paths, folder paths or glob patterns.
+
+    Returns:
+        ``(input as given, files or the InputError saying why it is unusable)`` per input, in order.
+    """
+    seen: set[Path] = set()
+    out: list[tuple[str, list[Path] | InputError]] = []
+    for item in inputs:
+        text = os.fspath(item)
+        try:
+            files = _expand_one(text)
+        except InputError as error:
+            out.append((text, error))
+            continue
+        kept = []
+        for f in files:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                kept.append(f)
+        out.append((text, kept))
+    return out
+
+
 def list_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Expand command-line inputs (files, folders, globs) into a list of image and video files.
 
     Folders contribute their image and video files (not recursive), sorted by name; globs
-    (``*``, ``?``, ``[``) are expanded and sorted; an explicit file is kept as given. Duplicates are
-    dropped, keeping the first occurrence. Use :func:`is_video` to tell videos apart.
+    (``*``, ``?``, ``[``) are expanded and sorted; an explicit file is kept as given. Duplicates
+    (the same file, however spelled) are dropped, keeping the first occurrence. Use
+    :func:`is_video` to tell videos apart, and :func:`expand_inputs` to keep going past a bad input.
 
     Args:
         inputs: paths, folder paths or glob patterns.
@@ -250,32 +416,11 @@ def list_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
     Raises:
         InputError: if a path does not exist, a glob or folder yields no image or video, or an
-            explicit file has an unsupported suffix.
+            explicit file has an unsupported suffix (the first such input).
     """
     found: list[Path] = []
-    for item in inputs:
-        text = os.fspath(item)
-        p = Path(text)
-        if p.is_dir():
-            files = _folder_files(p)
-            if not files:
-                raise InputError(
-                    f"{p}: folder holds no image or video files (suffixes: "
-                    f"{', '.join(sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS))})"
-                )
-        elif p.is_file():
-            if not (is_image(p) or is_video(p)):
-                images, videos = ", ".join(sorted(IMAGE_EXTENSIONS)), ", ".join(sorted(VIDEO_EXTENSIONS))
-                raise InputError(
-                    f"{p}: unsupported file type {p.suffix!r}; pass an image ({images}) or a video ({videos})"
-                )
-            files = [p]
-        elif glob.has_magic(text):
-            matches = (Path(m) for m in glob.glob(text))
-            files = sorted(m for m in matches if m.is_file() and (is_image(m) or is_video(m)))
-            if not files:
-                raise InputError(f"{text}: pattern matches no image or video file; check the pattern")
-        else:
-            raise InputError(f"{p}: no such file or folder; check the path")
+    for _, files in expand_inputs(inputs):
+        if isinstance(files, InputError):
+            raise files
         found.extend(files)
-    return list(dict.fromkeys(found))
+    return found

@@ -23,7 +23,16 @@ from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from .fast_text import format_face_corners, format_table
 from .images import save_image
 
-__all__ = ["MATERIAL_NAME", "read_obj", "split_uv_seams", "write_glb", "write_obj", "write_ply"]
+__all__ = [
+    "MATERIAL_NAME",
+    "obj_side_files",
+    "read_obj",
+    "split_uv_seams",
+    "texture_vertex_colors",
+    "write_glb",
+    "write_obj",
+    "write_ply",
+]
 
 VERTEX_DECIMALS = 7
 """Decimals of OBJ vertex coordinates (0.1 µm for metres)."""
@@ -141,6 +150,56 @@ def write_obj(
         save_image(obj_path.with_name(f"{name}_normals.png"), normal_map)
     atomic_write_text(obj_path, text)
     return obj_path
+
+
+def obj_side_files(path: str | os.PathLike[str], *, texture: bool, normal_map: bool) -> list[Path]:
+    """The files :func:`write_obj` writes beside ``path`` for the given options, in writing order.
+
+    Args:
+        path: the ``.obj`` path.
+        texture: a texture was given (then ``<name>.mtl`` and ``<name>.png`` are written).
+        normal_map: a normal map was given (``<name>_normals.png``).
+
+    Returns:
+        The side files (not including ``path`` itself).
+    """
+    obj_path = Path(path)
+    name = obj_path.stem
+    files = [obj_path.with_name(f"{name}.png"), obj_path.with_name(f"{name}.mtl")] if texture else []
+    if normal_map:
+        files.append(obj_path.with_name(f"{name}_normals.png"))
+    return files
+
+
+def texture_vertex_colors(texture: Any, faces: Any, uvcoords: Any, uvfaces: Any) -> np.ndarray:
+    """Per-vertex colours sampled from a UV texture (nearest texel), for formats without textures.
+
+    A vertex on a UV seam has several UVs; the one of its last corner in ``faces`` order is used
+    (the colours either side of a seam agree up to texture resolution).
+
+    Args:
+        texture: (H, W, 3) uint8 RGB (or anything :func:`~pydeca.io.images.to_uint8_image` takes),
+            row 0 = v = 1.
+        faces: (F, 3) int vertex indices.
+        uvcoords: (T, 2) UVs in [0, 1], v = 0 at the bottom of the texture.
+        uvfaces: (F, 3) int indices into ``uvcoords``.
+
+    Returns:
+        (V, 3) uint8 with V = ``faces.max() + 1``; texel (row, col) = ``(floor((1 − v) H),
+        floor(u W))`` clipped to the image.
+    """
+    from .images import to_uint8_image  # noqa: PLC0415
+
+    image = to_uint8_image(texture)
+    height, width = image.shape[:2]
+    tris = _np(faces).astype(np.int64)
+    uv = _np(uvcoords).astype(np.float64)
+    uv_of_vertex = np.zeros(int(tris.max()) + 1, dtype=np.int64)
+    uv_of_vertex[tris.ravel()] = _check_faces("uvfaces", _np(uvfaces), len(uv)).ravel()
+    u, v = uv[uv_of_vertex, 0], uv[uv_of_vertex, 1]
+    cols = np.clip(np.floor(u * width), 0, width - 1).astype(np.int64)
+    rows = np.clip(np.floor((1.0 - v) * height), 0, height - 1).astype(np.int64)
+    return image[rows, cols]
 
 
 def _obj_text(

@@ -3,7 +3,8 @@
 ``save_params("out/photo", {"shape": ..., "cam": ...}, {"demo": True})`` writes ``out/photo.npz``
 (the arrays, plus the metadata as a JSON string under ``meta_json``) and ``out/photo.json``
 (``{"meta": {...}, "arrays": {name: nested lists}, "dtypes": {name: dtype}}``), both atomically.
-Both load back without pickle.
+Both load back without pickle; :func:`load_codes` reads the codes of a ``deca reconstruct`` parameter
+file back as :class:`~pydeca.nets.Codes`, ready for ``DECA.decode``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +20,17 @@ from pydeca.errors import InputError
 
 from .atomic import atomic_write, atomic_write_text
 
-__all__ = ["META_KEY", "load_params", "save_params"]
+if TYPE_CHECKING:
+    import torch
+
+    from pydeca.nets import Codes
+
+__all__ = ["CODE_NAMES", "META_KEY", "load_codes", "load_params", "save_params"]
+
+CODE_NAMES = ("shape", "tex", "exp", "pose", "cam", "light", "detail")
+"""Codes stored in a ``deca reconstruct`` parameter file, one face each, without batch dimension:
+``shape`` (100,), ``tex`` (50,), ``exp`` (50,), ``pose`` (6,), ``cam`` (3,), ``light`` (9, 3),
+``detail`` (128,, optional)."""
 
 META_KEY = "meta_json"
 """Key of the metadata (a 0-d unicode array holding JSON) in the ``.npz`` and in loaded dicts."""
@@ -109,3 +120,37 @@ def load_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             f"{p}: cannot read parameters ({type(exc).__name__}: {exc}); rewrite the file"
         ) from exc
     raise InputError(f"{p}: unknown parameter file suffix {p.suffix!r}; use .npz or .json")
+
+
+def load_codes(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Codes:
+    """The codes of a ``deca reconstruct`` parameter file (``.npz`` or ``.json``) as a B = 1 batch.
+
+    The inverse of what ``deca reconstruct`` / ``FaceResult.save`` write: decoding the loaded codes
+    with the same model gives the same vertices.
+
+    Args:
+        path: ``<name>.npz`` or ``<name>.json``.
+        device: where the tensors go (default: CPU).
+
+    Returns:
+        :class:`~pydeca.nets.Codes` with batch size 1, float32 (``detail`` ``None`` if not stored).
+
+    Raises:
+        InputError: the file is missing or unreadable, lacks a code, or a code has the wrong shape.
+
+    Example:
+        >>> codes = load_codes("out/photo/photo.npz")  # doctest: +SKIP
+        >>> model.decode(codes.to(model.device)).vertices.shape  # doctest: +SKIP
+        torch.Size([1, 5023, 3])
+    """
+    from pydeca.nets import Codes  # noqa: PLC0415 - io stays importable without the networks
+
+    arrays = load_params(path)
+    batch = {name: np.asarray(arrays[name], dtype=np.float32)[None] for name in CODE_NAMES if name in arrays}
+    try:
+        return Codes.from_numpy(batch, device=device)
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise InputError(
+            f"{Path(path)}: not a DECA parameter file ({message}); write one with 'deca reconstruct'"
+        ) from exc
