@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import av
@@ -18,6 +19,7 @@ from pydeca.apps.animate import (
     run_animate,
     step_codes,
 )
+from pydeca.cli import main
 from pydeca.errors import InputError, ShapeError
 from pydeca.geometry.rotations import euler_to_axis_angle
 from pydeca.io.animation import gif_duration_ms, write_animation
@@ -60,9 +62,8 @@ def test_default_schedule_is_24_yaw_then_16_jaw_then_expressions():
     assert len(steps) == 24 + 16 == 40
     yaw = [s.degrees for s in steps if s.kind == "yaw"]
     expected = [0, 5, 10, 15, 20, 25, 30, 25, 20, 15, 10, 5, 0, -5, -10, -15, -20, -25, -30]
-    expected += [-25, -20, -15, -10, -5]
+    expected += [-25, -20, -15, -10, -5]  # reference §3.3; back at 0 in the first jaw frame
     assert yaw == expected
-    assert len(yaw) == 24
     assert [s.degrees for s in steps[24:]] == list(range(0, 31, 2))
     with_exp = animation_schedule(9)
     assert len(with_exp) == 49
@@ -149,3 +150,56 @@ def test_run_animate_writes_gif_and_mp4(demo_model, tmp_path):
         assert np.abs(a[20:, :224] - b[20:, :224]).mean() < 1.0
         assert np.abs(a[20:, 224:] - b[20:, 224:]).mean() > 1.0
     assert frames[0][:14, :, 0].mean() > 120  # demo banner
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of pixels whose colour changed by more than 8 levels (codec noise stays below)."""
+    return float((np.abs(a.astype(np.float32) - b.astype(np.float32)).max(axis=2) > 8).mean())
+
+
+def test_cli_animate_two_inputs_full_schedule_mp4(demo_cache, tmp_path, monkeypatch, capsys):
+    """`deca animate A B --expressions DIR --format mp4 --fps 5`: the default schedule end to end."""
+    monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
+    first = _write_codes(tmp_path / "in" / "first", _codes(seed=1))
+    second = _write_codes(tmp_path / "in" / "second", _codes(seed=2))
+    _write_codes(tmp_path / "exp" / "open", _codes(jaw_x=0.3, exp_scale=2.0, seed=5))
+    out = tmp_path / "out"
+    argv = ["animate", str(first), str(second), "-o", str(out), "--expressions", str(tmp_path / "exp")]
+    argv += ["--format", "mp4", "--fps", "5", "--assets", "demo", "--json", "--quiet"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    count = 24 + 16 + 1  # yaw sweep, jaw opening, one expression
+    assert report["succeeded"] == 2  # two faces (rows), not one file
+    assert report["faces"] == ["first", "second"]
+    assert report["frames"] == count
+    assert report["outputs"]["animation"] == [str(out / "animation.mp4")]
+    assert sorted(p.name for p in out.iterdir()) == ["animation.mp4"]  # --format mp4: no GIF
+    with av.open(str(out / "animation.mp4")) as container:
+        assert container.streams.video[0].average_rate == 5
+    video = _read_mp4(out / "animation.mp4")
+    assert len(video) == count
+    assert video[0].shape == (2 * 224, 3 * 224, 3)  # two rows [crop | shape+detail | textured]
+    top, bottom = slice(20, 224), slice(224 + 20, 448)  # rows, below the demo banner's height
+    assert _changed(video[0][top, 224:], video[0][bottom, 224:]) > 0.05  # two different faces
+    for i, (a, b) in enumerate(itertools.pairwise(video)):
+        for rows in (top, bottom):
+            assert _changed(a[rows, :224], b[rows, :224]) < 0.001  # the input crop stays
+            # every step changes the pose: 5° yaw (~10% of pixels), −5° → 0° yaw into the first jaw
+            # frame, 2° jaw (~1%), the expression
+            assert _changed(a[rows, 224:], b[rows, 224:]) > 0.004, i
+
+
+def test_cli_animate_gif_with_fps(demo_cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
+    face = _write_codes(tmp_path / "in" / "face", _codes())
+    out = tmp_path / "out"
+    argv = ["animate", str(face), "-o", str(out), "--format", "gif", "--fps", "4", "--assets", "demo"]
+    assert main([*argv, "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["succeeded"], report["frames"]) == (1, 40)
+    assert sorted(p.name for p in out.iterdir()) == ["animation.gif"]  # --format gif: no MP4
+    with Image.open(out / "animation.gif") as gif:
+        assert gif.size == (3 * 224, 224)
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
+    # 40 frames of 1000 / 4 = 250 ms, each a different pose, so the GIF stores all of them
+    assert durations == [250] * 40

@@ -17,9 +17,12 @@ from pydeca.apps.transfer import (
     transfer_codes,
     transfer_expression,
 )
+from pydeca.cli import main
 from pydeca.detect import get_detector
 from pydeca.io.images import load_image
+from pydeca.io.mesh import read_obj
 from pydeca.io.params import load_params, save_params
+from pydeca.nets import Codes
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +154,63 @@ def test_face_from_params_texture_fallbacks(demo_model, identity, tmp_path):
     face = face_from_params(demo_model, npz)
     assert face.reconstruction.uv_texture_gt[0, 1].min() == 1.0
     assert face.reconstruction.uv_texture_gt[0, 0].max() == 0.0
+
+
+@pytest.fixture
+def demo_cli(demo_cache, monkeypatch):
+    """The CLI loads the same demo pack as ``demo_model`` (one cache)."""
+    monkeypatch.setenv("PYDECA_CACHE", str(demo_cache))
+
+
+def test_cli_transfer_real_photos_mesh_is_identity_with_their_expression(
+    demo_model, demo_cli, shared, tmp_path, capsys
+):
+    """`deca transfer ID EXP --save-meshes --save-params`: the written OBJ is the identity's codes
+    decoded with the expression photo's exp and jaw pose; every other code is the identity's."""
+    photo = shared / "images" / "examples" / "IMG_0392_inputs.jpg"
+    expression_photo = shared / "images" / "exp" / "7.jpg"
+    out = tmp_path / "out"
+    argv = ["transfer", str(photo), str(expression_photo), "-o", str(out), "--save-meshes", "--save-params"]
+    argv += ["--detector", "none", "--assets", "demo", "--json", "--quiet"]  # both photos are face crops
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    name = "IMG_0392_inputs_to_7"
+    assert report["succeeded"] == 1
+
+    # independently: the identity's and the expression photo's codes
+    none = get_detector("none")
+    (ident,), _ = reconstruct_faces(demo_model, prepare_faces(load_image(photo), photo.stem, none, photo))
+    crop = prepare_faces(load_image(expression_photo), "7", none, expression_photo)[0].crop
+    with torch.inference_mode():
+        expr = demo_model.encode(crop[None])
+        codes = ident.codes
+        swapped = Codes(
+            codes.shape,
+            codes.tex,
+            expr.exp,
+            torch.cat([codes.pose[:, :3], expr.pose[:, 3:]], dim=1),
+            codes.cam,
+            codes.light,
+            codes.detail,
+        )
+        expected = demo_model.decode(swapped).vertices[0].numpy()
+    mesh = read_obj(out / name / f"{name}.obj")
+    assert mesh["vertices"].shape == expected.shape
+    assert np.abs(mesh["vertices"] - expected).max() < 1e-5
+    assert np.abs(expected - ident.reconstruction.vertices[0].numpy()).max() > 1e-4  # it did change
+
+    params = load_params(out / name / f"{name}.npz")
+    for key in ("shape", "tex", "cam", "light", "detail"):
+        np.testing.assert_allclose(
+            params[key], getattr(codes, key)[0].numpy(), atol=1e-6, rtol=0, err_msg=key
+        )
+    np.testing.assert_allclose(params["pose"][:3], codes.pose[0, :3].numpy(), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(params["pose"][3:], expr.pose[0, 3:].numpy(), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(params["exp"], expr.exp[0].numpy(), atol=1e-6, rtol=0)
+
+    # the summary lists every file written, the OBJ's material and textures included
+    listed = report["outputs"][name]
+    on_disk = [*(str(p) for p in (out / name).iterdir()), str(out / f"{name}.jpg")]
+    assert sorted(listed) == sorted(on_disk)
+    for suffix in (".obj", ".mtl", ".png", "_normals.png", "_detail.obj", ".npz", ".json"):
+        assert str(out / name / f"{name}{suffix}") in listed, suffix

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import builtins
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pydeca.errors import InputError
 from pydeca.io.images import is_video, list_inputs
@@ -110,3 +112,65 @@ def test_missing_pyav_names_the_extra(clip, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_av)
     with pytest.raises(InputError, match=r"pip install 'pydeca\[video\]'"):
         video_info(clip)
+
+
+def _no_frame_video(path: Path, codec: str) -> Path:
+    """A container with a video stream declared but not a single frame written (PyAV)."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        container.start_encoding()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "why"),
+    [
+        ("none.mp4", "libx264", "the container holds no stream"),
+        ("none.mov", "libx264", "the container holds no stream"),
+        ("none.mkv", "libx264", "the file ends before its first frame"),
+        ("none.webm", "libvpx-vp9", "the file ends before its first frame"),
+        ("none.avi", "mpeg4", "its video stream holds no picture"),
+    ],
+)
+def test_zero_frame_video_says_it_has_no_frames(tmp_path, name, codec, why):
+    path = _no_frame_video(tmp_path / name, codec)
+    assert path.stat().st_size > 0  # a real, non-empty file: not the 0-byte case
+    match = re.escape(f"{name}: has no frames ({why})")
+    with pytest.raises(InputError, match=match):
+        list(iter_video_frames(path))
+    if name.endswith(".avi"):  # the stream exists: its info says 0 frames (run_video says so too)
+        assert video_info(path)["frames"] == 0
+    else:
+        with pytest.raises(InputError, match=match):
+            video_info(path)
+
+
+@pytest.mark.parametrize(("fmt", "label"), [("JPEG", "JPEG"), ("PNG", "PNG")])
+def test_image_renamed_as_video_is_named_an_image(tmp_path, fmt, label):
+    path = tmp_path / "photo.mp4"
+    Image.fromarray(np.full((HEIGHT, WIDTH, 3), 90, np.uint8)).save(path, format=fmt)
+    match = rf"photo\.mp4: is an image \({label}\), not a video — use deca reconstruct"
+    with pytest.raises(InputError, match=match):
+        video_info(path)
+    with pytest.raises(InputError, match=match):
+        next(iter_video_frames(path))
+
+
+def test_audio_only_file_holds_no_video_stream(tmp_path):
+    path = tmp_path / "sound.mp4"
+    with av.open(str(path), mode="w") as container:
+        audio = container.add_stream("aac", rate=16000)
+        audio.layout = "mono"
+        tone = np.zeros((1, 4096), np.float32)
+        for k in range(0, 4096, 1024):
+            chunk = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts = 16000, k
+            for packet in audio.encode(chunk):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    with pytest.raises(InputError, match=r"sound\.mp4: holds no video stream \(audio only\)"):
+        video_info(path)

@@ -2,8 +2,9 @@
 
 Schedule (the same for every input, so several inputs animate in sync, one row each):
 
-1. **yaw sweep** — 24 frames, global pose = Euler ``(0, yaw, 0)`` degrees → axis-angle, yaw =
-   0, 5, …, 25, 30, 25, …, −25, −30, −25, …, −5 (a full swing left and right, back near 0);
+1. **yaw sweep** — 25 frames, global pose = Euler ``(0, yaw, 0)`` degrees → axis-angle, yaw =
+   0, 5, …, 25, 30, 25, …, −25, −30, −25, …, −5, 0 (0 → 30 → −30 → 0 in 5° steps; the reference
+   stops at −5, §3.3);
 2. **jaw opening** — 16 frames, global pose 0, jaw = Euler ``(x, 0, 0)`` with x = 0, 2, …, 30
    degrees (the face's own expression code is kept);
 3. **expressions** — one frame per expression input: global pose 0, the expression's ``exp`` and
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "JAW_DEGREES",
     "YAW_DEGREES",
     "AnimationStep",
+    "AnimationSummary",
     "animation_frames",
     "animation_schedule",
     "run_animate",
@@ -51,13 +53,32 @@ __all__ = [
 ]
 
 YAW_DEGREES: tuple[int, ...] = (*range(0, 30, 5), *range(30, -30, -5), *range(-30, 0, 5))
-"""The 24 yaw angles of the sweep, degrees: 0…25, 30…−25, −30…−5 in steps of 5."""
+"""The 24 yaw angles of the sweep, degrees: 0…25, 30…−25, −30…−5 in steps of 5 (reference §3.3).
+
+The sweep returns to 0° in the next frame, the first jaw frame (yaw 0, jaw 0): 0 → 30 → −30 → 0
+without showing the same pose twice in a row (a GIF would merge the two identical frames)."""
 
 JAW_DEGREES: tuple[int, ...] = tuple(range(0, 31, 2))
 """The 16 jaw-opening angles (Euler x), degrees: 0, 2, …, 30."""
 
 ANIMATION_CAM = (8.0, 0.0, 0.0)
 """Camera ``(s, tx, ty)`` of every animated frame (the reference's value)."""
+
+
+@dataclass
+class AnimationSummary(RunSummary):
+    """What :func:`run_animate` did: ``outputs["animation"]`` = the written files (GIF first)."""
+
+    faces: list[str] = field(default_factory=list)
+    """Names of the animated inputs, one frame row each, top to bottom."""
+    frames: int = 0
+    """Frames per file."""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form; ``succeeded`` counts the animated faces (rows), not the files."""
+        out = super().to_dict()
+        out.update(succeeded=len(self.faces), faces=self.faces, frames=self.frames)
+        return out
 
 
 @dataclass(frozen=True)
@@ -196,7 +217,7 @@ def run_animate(
     quiet: bool = False,
     model: DECA | None = None,
     steps: Sequence[AnimationStep] | None = None,
-) -> RunSummary:
+) -> AnimationSummary:
     """Animate the largest face of every input into ``OUT/animation.gif`` / ``OUT/animation.mp4``.
 
     Args:
@@ -213,8 +234,9 @@ def run_animate(
         steps: a custom schedule (default :func:`animation_schedule`).
 
     Returns:
-        :class:`RunSummary` with ``outputs["animation"]`` = the written files; inputs that failed
-        (unreadable, no face) are in ``failed`` and left out of the animation.
+        :class:`AnimationSummary`: ``outputs["animation"]`` = the written files, ``faces`` the
+        animated inputs (rows), ``frames`` the frame count; inputs that failed (unreadable, no
+        face) are in ``failed`` and left out of the animation.
 
     Raises:
         InputError: no input could be reconstructed (nothing is written), or bad format / fps.
@@ -222,7 +244,7 @@ def run_animate(
     start = time.perf_counter()
     out_dir = Path(output)
     model = load_model(model, assets, device, quiet)
-    summary = RunSummary(demo=model.is_demo)
+    summary = AnimationSummary(demo=model.is_demo)
     face_detector = get_detector(detector)
     faces = []
     for path in expand_inputs(inputs):
@@ -237,10 +259,14 @@ def run_animate(
     if expressions_dir is not None:
         _, expressions, failures = load_expressions(model, expand_inputs([expressions_dir]), face_detector)
         summary.failed.update(failures)
+    if steps is None:
+        steps = animation_schedule(expressions.batch_size if expressions is not None else 0)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = animation_frames(model, faces, expressions, steps=steps)
     written = write_animation(out_dir / "animation", frames, formats, fps)
     summary.outputs["animation"] = [str(path) for path in written]
+    summary.faces = [face.name for face in faces]
+    summary.frames = len(steps)
     summary.seconds = time.perf_counter() - start
     files = ", ".join(map(str, written))
     say(quiet, f"deca: animated {len(faces)} face(s) in {summary.seconds:.1f} s -> {files}")

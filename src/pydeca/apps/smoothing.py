@@ -28,7 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CODE_SMOOTHING", "OneEuroFilter", "SmoothingConfig", "lag_bound", "smooth_sequence"]
+__all__ = [
+    "CODE_SMOOTHING",
+    "MotionSmoother",
+    "OneEuroFilter",
+    "SmoothingConfig",
+    "lag_bound",
+    "smooth_sequence",
+]
 
 
 def _alpha(cutoff: np.ndarray | float, rate: float) -> np.ndarray | float:
@@ -120,3 +127,53 @@ CODE_SMOOTHING: dict[str, SmoothingConfig] = {
 """Defaults per code group at ``strength = 1``: pose (axis-angle, rad), the photo-frame camera
 (see :mod:`pydeca.apps.video`), expression coefficients. At 30 fps, min_cutoff 1.5 Hz bounds the
 lag by 30 / (2π · 1.5) ≈ 3.2 frames; ``strength`` s divides every min_cutoff (lag bound × s)."""
+
+
+class MotionSmoother:
+    """The per-frame smoothing stage of ``deca video``: One-Euro filters on pose, exp and camera.
+
+    One filter per code group with the :data:`CODE_SMOOTHING` parameters, every ``min_cutoff``
+    divided by ``strength``. The camera must be given in the *photo* frame
+    (:func:`pydeca.apps.video.cam_to_photo`), so that crop changes between frames are not filtered
+    as if the head had moved.
+
+    Guarantee: each group lags a ramp by at most ``lag_frames(group)`` =
+    :func:`lag_bound` ``(rate, min_cutoff / strength)`` frames (pose and camera: 3.2 frames at
+    30 fps and strength 1).
+
+    Args:
+        rate: frames per second of the sequence, > 0.
+        strength: s > 0; larger = smoother and more lag (the lag bound scales with s).
+
+    Example:
+        >>> smoother = MotionSmoother(30.0)
+        >>> pose, exp, cam = smoother(np.zeros(6), np.zeros(50), np.array([500.0, 0.1, -0.2]))
+        >>> round(smoother.lag_frames("pose"), 2)
+        3.18
+    """
+
+    GROUPS = ("pose", "exp", "cam")
+
+    def __init__(self, rate: float, strength: float = 1.0) -> None:
+        if not strength > 0:
+            raise ValueError(f"strength: expected > 0, got {strength}")
+        self.rate, self.strength = float(rate), float(strength)
+        self.filters = {}
+        for key in self.GROUPS:
+            cfg = CODE_SMOOTHING[key]
+            self.filters[key] = OneEuroFilter(rate, cfg.min_cutoff / strength, cfg.beta, cfg.d_cutoff)
+
+    def lag_frames(self, group: str) -> float:
+        """Upper bound, in frames, of the lag of ``group`` (``"pose"``, ``"exp"`` or ``"cam"``)."""
+        return lag_bound(self.rate, CODE_SMOOTHING[group].min_cutoff / self.strength)
+
+    def reset(self) -> None:
+        """Forget the past (after untracked frames: the next frame passes unchanged)."""
+        for f in self.filters.values():
+            f.reset()
+
+    def __call__(
+        self, pose: np.ndarray, exp: np.ndarray, photo_cam: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Filter one frame: pose (6,), exp (50,), photo camera (3,) → smoothed float64 copies."""
+        return self.filters["pose"](pose), self.filters["exp"](exp), self.filters["cam"](photo_cam)

@@ -314,6 +314,38 @@ def transfer_grid(model: DECA, identity: FaceResult, transferred: Reconstruction
 
 
 # ---------------------------------------------------------------------------------------- app
+_MTL_MAPS = frozenset({"map_Kd", "norm", "bump", "map_Bump", "disp"})
+"""MTL statements naming an image file."""
+
+
+def _mtllib(obj: Path) -> str | None:
+    """The ``mtllib`` file named in the first lines of an OBJ (before any vertex), or None."""
+    with open(obj, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if parts and parts[0] == "mtllib" and len(parts) == 2:
+                return parts[1]
+            if parts and parts[0] == "v":
+                return None
+    return None
+
+
+def _with_side_files(paths: Sequence[str]) -> list[str]:
+    """``paths`` plus, for each OBJ, its material and the images the material names, in order."""
+    out: list[str] = []
+    for path in paths:
+        out.append(path)
+        obj = Path(path)
+        name = _mtllib(obj) if obj.suffix == ".obj" and obj.is_file() else None
+        if name is None or not (obj.parent / name).is_file():
+            continue
+        mtl = obj.parent / name
+        out.append(str(mtl))
+        for line in mtl.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] in _MTL_MAPS and (mtl.parent / parts[1]).is_file():
+                out.append(str(mtl.parent / parts[1]))
+    return list(dict.fromkeys(out))
 
 
 def run_transfer(
@@ -340,8 +372,9 @@ def run_transfer(
         model: an already loaded model.
 
     Returns:
-        :class:`RunSummary`: ``outputs`` maps ``<id>_to_<exp>`` to its files; failed expression
-        inputs are in ``failed`` (the run goes on).
+        :class:`RunSummary`: ``outputs`` maps ``<id>_to_<exp>`` to every file written for it
+        (image, meshes with their ``.mtl`` and texture / normal-map PNGs, parameters); failed
+        expression inputs are in ``failed`` (the run goes on).
 
     Raises:
         InputError: the identity cannot be used (unreadable, no face), or no expression input given.
@@ -377,7 +410,7 @@ def run_transfer(
                 written.append(str(save_image(out_dir / f"{name}.jpg", grid)))
             if options.save_meshes or options.save_params:
                 result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i), model)
-                written += save_face(model, result, out_dir, files_options)
+                written += _with_side_files(save_face(model, result, out_dir, files_options))
             summary.outputs[name] = written
     for label, error in failures.items():
         say(quiet, f"deca: failed: {error if label in error else f'{label}: {error}'}")

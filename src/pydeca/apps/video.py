@@ -1,33 +1,35 @@
 """``deca video``: track one face through a video, one identity, smoothed motion, streamed output.
 
 Pipeline (streaming; memory does not grow with the clip length):
-    1. Frames are decoded (every ``every``-th) and grouped in batches of ``batch_size``.
-    2. **Tracking.** The first batch (and any batch after a loss) is cropped from a detection on its
-       first frame (largest face, DECA's crop rule). Every later batch is cropped with one crop
-       taken from the *previous batch's last frame*: its 68 predicted landmarks (crop NDC → crop
-       pixels → photo pixels through ``T⁻¹``) and DECA's ``kpt68`` rule. So a whole batch shares a
-       crop (one encoder pass per frame, no per-frame re-encode); the crop is 1.375× the landmark
-       box, enough for the motion within a batch. Tracking is lost — the next batch re-detects —
-       when those landmarks are non-finite, fewer than half of them lie in the frame, or the crop
-       size changes by more than 2×.
+    1. Frames are decoded one at a time (every ``every``-th frame).
+    2. **Tracking, per frame** (:mod:`pydeca.apps.tracking`): the face is detected once; every
+       later frame is cropped with DECA's ``kpt68`` rule from the 68 landmarks predicted for the
+       *previous frame* (crop NDC → crop pixels → photo pixels through ``T⁻¹``). The detector runs
+       again every ``redetect_every`` frames (and after a suspicious crop step) to confirm the track
+       by the IoU of the tracked and detected crops, and on every frame while no face is found.
+       Because each crop depends on the previous frame's codes, E_flame runs frame by frame
+       (batch 1: on an idle CPU as fast per frame as a batch of 8, 44 vs 43 ms on 2 threads;
+       on a CPU shared with other jobs batch 1 suffers more from thread contention).
     3. **Identity.** shape, tex and the detail code are the mean over the first ``identity_frames``
-       tracked frames, then frozen for the whole clip (E_detail stops running after that). The
+       tracked frames, then frozen for the whole clip. E_detail needs no tracking: it runs in
+       batches of ``batch_size`` on those frames' crops, and not at all after that. The
        frames of that warm-up (at most ``4 · identity_frames``) are held until the identity is
        known, so every written frame uses the same identity.
-    4. **Smoothing** (``smooth=True``): causal One-Euro filters (:mod:`pydeca.apps.smoothing`) on
-       pose, expression and the camera expressed in the *photo* frame (so crop changes between
-       batches do not show up as camera jumps); the filters restart after untracked frames.
-    5. Output, written as it goes: ``OUT/<stem>_deca.mp4`` (same fps / every, same frame count;
-       each frame ``[input | shape with detail | coarse shape over the frame]``, each panel the
-       input frame scaled to at most ``max_height`` rows; demo banner on demo assets; audio copied),
-       ``OUT/<stem>_params.npz`` (one row per frame, see :func:`run_video`) and optionally
-       ``OUT/<stem>_meshes/<stem>_frame<k>.obj``.
+    4. **Smoothing** (``smooth=True``): causal One-Euro filters
+       (:class:`~pydeca.apps.smoothing.MotionSmoother`) on pose, expression and the camera expressed
+       in the *photo* frame (so per-frame crop changes do not show up as camera motion); the
+       filters restart after untracked frames and when a track restarts.
+    5. Decoding and rendering run in batches of ``batch_size`` frames. Output, written as it goes:
+       ``OUT/<stem>_deca.mp4`` (same fps / every, same frame count; each frame ``[input | shape
+       with detail | coarse shape over the frame]``, each panel the input frame scaled to at most
+       ``max_height`` rows; demo banner on demo assets; audio copied), ``OUT/<stem>_params.npz``
+       (one row per frame, see :func:`run_video`) and optionally
+       ``OUT/<stem>_meshes/<stem>_frame<k>.obj`` (coarse mesh with the FLAME UV layout).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +39,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from pydeca.apps.pipeline import load_model, say
-from pydeca.apps.smoothing import CODE_SMOOTHING, OneEuroFilter
+from pydeca.apps.smoothing import MotionSmoother
+from pydeca.apps.tracking import FaceTracker, TrackingOptions
 from pydeca.constants import CROP_SIZE
-from pydeca.detect import FaceDetector, detect_faces, get_detector
-from pydeca.detect.crop import crop_transform, face_transform, square_from_box, uncrop_points, warp_crop
+from pydeca.detect import FaceDetector, get_detector
+from pydeca.detect.crop import uncrop_points, warp_crop
 from pydeca.errors import InputError, NoFaceError
 from pydeca.geometry.camera import crop_to_image_ndc, ndc_to_pixels, weak_perspective_project
 from pydeca.geometry.normals import vertex_normals
@@ -53,7 +56,7 @@ from pydeca.model import DECA
 from pydeca.nets import Codes
 from pydeca.render.visualize import add_banner, to_uint8
 
-__all__ = ["VideoSummary", "cam_from_photo", "cam_to_photo", "run_video"]
+__all__ = ["VideoSummary", "cam_from_photo", "cam_to_photo", "run_video", "smooth_motion"]
 
 OVERLAY_OPACITY = 0.7
 """Weight of the shape render over the frame in the overlay panel."""
@@ -70,7 +73,11 @@ class VideoSummary:
     tracked: int = 0
     """Frames with a face."""
     detections: int = 0
-    """Detector runs that started a track (1 + re-detections after a loss)."""
+    """Detector runs: the first detection, periodic confirmations, searches while no face is found."""
+    tracks: int = 0
+    """Tracks started (1 + restarts after a loss)."""
+    losses: int = 0
+    """Tracks lost (face gone, crop slid off the face, implausible landmarks)."""
     fps: float = 0.0
     """Frame rate of the output video."""
     seconds: float = 0.0
@@ -85,6 +92,8 @@ class VideoSummary:
             "frames": self.frames,
             "tracked": self.tracked,
             "detections": self.detections,
+            "tracks": self.tracks,
+            "losses": self.losses,
             "fps": self.fps,
             "seconds": round(self.seconds, 3),
             "frames_per_second": round(self.frames / self.seconds, 3) if self.seconds else 0.0,
@@ -126,87 +135,39 @@ def cam_from_photo(photo_cam: np.ndarray, tform: np.ndarray, crop_size: int = CR
 
 
 # ---------------------------------------------------------------------- pieces of the loop
-@dataclass
-class _Batch:
-    """Frames of one batch and what the encoder made of them."""
+def smooth_motion(
+    smoother: MotionSmoother,
+    pose: np.ndarray,
+    exp: np.ndarray,
+    cam: np.ndarray,
+    tforms: np.ndarray,
+    *,
+    restart: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smoothing stage of ``deca video`` for N consecutive tracked frames, in order.
 
-    indices: list[int]
-    frames: list[np.ndarray]
-    tforms: np.ndarray | None = None
-    """(B, 3, 3) photo → crop, or None when untracked."""
-    codes: Codes | None = None
-    ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    """(B,) tracked and finite."""
+    The crop cameras are moved to the photo frame (:func:`cam_to_photo`) so that per-frame crop
+    changes are not mistaken for motion, filtered with pose and expression, and moved back into
+    each frame's own crop. ``smoother`` keeps its state between calls (the stream goes on).
 
+    Args:
+        smoother: the filters (state carried across calls).
+        pose: (N, 6) axis-angle radians.
+        exp: (N, 50) expression coefficients.
+        cam: (N, 3) crop cameras ``(s, tx, ty)`` of ``tforms``.
+        tforms: (N, 3, 3) photo pixel → crop pixel of each frame.
+        restart: (N,) bool, reset the filters before frame j (after a gap or on a new track).
 
-def _batches(path: Path, every: int, size: int) -> Iterator[_Batch]:
-    batch = _Batch([], [])
-    for index, frame in iter_video_frames(path, every=every):
-        batch.indices.append(index)
-        batch.frames.append(frame)
-        if len(batch.indices) == size:
-            yield batch
-            batch = _Batch([], [])
-    if batch.indices:
-        yield batch
-
-
-class _Tracker:
-    """The crop for the next batch: from a detection, or from the last frame's landmarks."""
-
-    def __init__(self, detector: FaceDetector, source: Path) -> None:
-        self.detector, self.source = detector, source
-        self.tform: np.ndarray | None = None
-        self.size = 0.0
-        self.detections = 0
-
-    def crop(self, frame: np.ndarray) -> np.ndarray | None:
-        """(3, 3) T for a batch starting with ``frame``; detects when no track; None: no face."""
-        if self.tform is None:
-            faces = sorted(detect_faces(self.detector, frame), key=lambda f: f.area, reverse=True)
-            if not faces:
-                return None
-            self.tform = face_transform(faces[0], frame.shape, crop_size=CROP_SIZE)
-            self.size = (CROP_SIZE - 1) / self.tform[0, 0]
-            self.detections += 1
-        return self.tform
-
-    def update(self, landmarks_px: np.ndarray, shape: tuple[int, ...]) -> None:
-        """Next crop from (68, 2) photo-pixel landmarks; drops the track when they look lost."""
-        height, width = shape[:2]
-        inside = (
-            (landmarks_px[:, 0] >= 0)
-            & (landmarks_px[:, 0] < width)
-            & (landmarks_px[:, 1] >= 0)
-            & (landmarks_px[:, 1] < height)
-        )
-        if not np.isfinite(landmarks_px).all() or inside.mean() < 0.5:
-            self.tform = None
-            return
-        center, size = square_from_box(np.concatenate([landmarks_px.min(0), landmarks_px.max(0)]), "kpt68")
-        if size < 8 or not 0.5 <= size / self.size <= 2.0:
-            self.tform = None
-            return
-        self.tform, self.size = crop_transform(center, size, CROP_SIZE), size
-
-
-class _Smoother:
-    """One-Euro filters on pose, expression and the photo-frame camera (see module docstring)."""
-
-    def __init__(self, rate: float, strength: float) -> None:
-        def make(key: str) -> OneEuroFilter:
-            cfg = CODE_SMOOTHING[key]
-            return OneEuroFilter(rate, cfg.min_cutoff / strength, cfg.beta, cfg.d_cutoff)
-
-        self.filters = {key: make(key) for key in ("pose", "exp", "cam")}
-
-    def reset(self) -> None:
-        for f in self.filters.values():
-            f.reset()
-
-    def __call__(self, pose: np.ndarray, exp: np.ndarray, photo_cam: np.ndarray) -> tuple[np.ndarray, ...]:
-        """One frame: (6,), (50,), (3,) → smoothed copies."""
-        return self.filters["pose"](pose), self.filters["exp"](exp), self.filters["cam"](photo_cam)
+    Returns:
+        Smoothed ``(pose, exp, cam)``, float64, shapes as given; ``cam`` in each frame's crop.
+    """
+    pose, exp = np.array(pose, dtype=np.float64), np.array(exp, dtype=np.float64)
+    photo_cam = cam_to_photo(cam, tforms)
+    for j in range(len(pose)):
+        if restart is not None and restart[j]:
+            smoother.reset()
+        pose[j], exp[j], photo_cam[j] = smoother(pose[j], exp[j], photo_cam[j])
+    return pose, exp, cam_from_photo(photo_cam, tforms)
 
 
 def _landmarks_px(model: DECA, codes: Codes, tform: np.ndarray) -> np.ndarray:
@@ -257,6 +218,7 @@ class _Params:
             for k in (
                 "frame",
                 "tracked",
+                "track",
                 "exp",
                 "pose",
                 "cam",
@@ -279,6 +241,7 @@ class _Params:
             out[key] = np.broadcast_to(value.astype(np.float32), (count, *value.shape)).copy()
         for key in ("exp", "pose", "cam", "light", "raw_exp", "raw_pose", "raw_cam"):
             out[key] = out[key].astype(np.float32)
+        out["track"] = out["track"].astype(np.int32)
         with atomic_write(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **out, **extra)
 
@@ -291,93 +254,137 @@ def _nan_row() -> dict[str, np.ndarray]:
     return {key: np.full(shape, np.nan) for key, shape in shapes.items()}
 
 
+@dataclass
+class _Frame:
+    """One decoded frame and what tracking and the encoder made of it."""
+
+    index: int
+    image: np.ndarray
+    """(H, W, 3) uint8 RGB."""
+    tform: np.ndarray | None = None
+    """(3, 3) photo → crop, None when untracked."""
+    codes: Codes | None = None
+    """B = 1 codes (CPU), None when untracked or non-finite."""
+    new_track: bool = False
+    """A track started on this frame (the smoothing restarts)."""
+    track: int = -1
+    """0-based number of the track the frame belongs to, -1 when untracked."""
+
+
 class _VideoJob:
     """State of one :func:`run_video` call: tracker, identity, smoother, writer, parameter rows."""
 
     def __init__(self, model: DECA, path: Path, out_dir: Path, rate: float, options: dict) -> None:
         self.model, self.path, self.opt = model, path, options
-        self.tracker = _Tracker(options["detector"], path)
-        self.smoother = _Smoother(rate, options["smoothing"])
+        self.tracker = FaceTracker(options["detector"], options["tracking"])
+        self.smoother = MotionSmoother(rate, options["smoothing"])
         self.params = _Params()
         self.id_sum: dict[str, torch.Tensor] = {}
-        self.id_count = 0
+        self.id_count = self.detail_count = 0
+        self.detail_crops: list[torch.Tensor] = []
+        """Warm-up crops waiting for E_detail (which needs no tracking, so it runs batched)."""
         self.identity: Codes | None = None
-        self.held: list[_Batch] = []
+        self.pending: list[_Frame] = []
         self.mesh_dir = out_dir / f"{path.stem}_meshes"
         self.panel_hw: tuple[int, int] | None = None
         self.summary = VideoSummary(str(path), fps=rate, demo=model.is_demo)
         self.writer = VideoWriter(out_dir / f"{path.stem}_deca.mp4", rate, audio_from=path)
 
-    # ------------------------------------------------------------------ encode + track
-    def encode(self, batch: _Batch) -> None:
-        """Crop (tracked or detected), encode, update the track and the identity sums."""
-        size = len(batch.indices)
-        batch.ok = np.zeros(size, bool)
-        tform = self.tracker.crop(batch.frames[0])
-        if tform is None:
-            return
-        model = self.model
-        batch.tforms = np.repeat(tform[None], size, axis=0)
-        photos = torch.from_numpy(np.stack(batch.frames)).permute(0, 3, 1, 2).float().div_(255.0)
-        crops = warp_crop(photos.to(model.device), torch.from_numpy(batch.tforms).float())
-        codes = model.encode(crops, use_detail=self.identity is None).to("cpu")
-        vector = codes.to_flame_vector()
-        if codes.detail is not None:
-            vector = torch.cat([vector, codes.detail], dim=1)
-        batch.ok = torch.isfinite(vector).all(dim=1).numpy()
-        batch.codes = codes
-        if batch.ok[-1]:
-            self.tracker.update(_landmarks_px(model, codes[-1], tform), batch.frames[-1].shape)
-        else:
-            self.tracker.tform = None
-        if self.identity is None and batch.ok.any():
-            good = np.flatnonzero(batch.ok).tolist()
-            for key in ("shape", "tex", "detail"):
-                total = getattr(codes, key)[good].sum(dim=0, keepdim=True)
-                self.id_sum[key] = self.id_sum[key] + total if key in self.id_sum else total
-            self.id_count += len(good)
+    # ------------------------------------------------------------------ track + encode, per frame
+    def process(self, index: int, image: np.ndarray) -> None:
+        """Crop one frame from the track, encode it, move the track on; write what is ready."""
+        item = _Frame(index, image, self.tracker.crop(image))
+        item.new_track = self.tracker.started
+        item.track = self.tracker.tracks - 1 if item.tform is not None else -1
+        if item.tform is not None:
+            self._encode(item)
+        self.pending.append(item)
+        self._flush()
 
-    def push(self, batch: _Batch) -> None:
-        """Encode a batch, then write it now, or hold it until the identity is frozen."""
-        self.encode(batch)
-        if self.identity is not None:
-            self.emit(batch)
+    def _encode(self, item: _Frame) -> None:
+        model = self.model
+        photo = torch.from_numpy(item.image).to(model.device).permute(2, 0, 1)[None].float().div_(255.0)
+        crop = warp_crop(photo, torch.from_numpy(item.tform)[None].float())
+        codes = model.encode(crop, use_detail=False).to("cpu")
+        if not bool(torch.isfinite(codes.to_flame_vector()).all()):
+            self.tracker.lose()
+            item.tform, item.track = None, -1
             return
-        self.held.append(batch)
-        while self.held and not self.held[0].ok.any():
-            self.emit(self.held.pop(0))
-        held_frames = sum(len(b.indices) for b in self.held)
-        if self.id_count >= self.opt["identity_frames"] or held_frames > 4 * self.opt["identity_frames"]:
-            self.freeze()
+        item.codes = codes
+        self.tracker.update(_landmarks_px(model, codes, item.tform), item.image.shape)
+        if self.identity is None:
+            self._add_identity({"shape": codes.shape, "tex": codes.tex})
+            self.id_count += 1
+            self.detail_crops.append(crop)
+            if len(self.detail_crops) == self.opt["batch_size"]:
+                self._encode_details()
+
+    def _add_identity(self, values: dict[str, torch.Tensor]) -> None:
+        for key, value in values.items():
+            total = value.sum(dim=0, keepdim=True)
+            self.id_sum[key] = self.id_sum[key] + total if key in self.id_sum else total
+
+    def _encode_details(self) -> None:
+        """E_detail on the waiting warm-up crops, one batch; non-finite rows are left out."""
+        if not self.detail_crops:
+            return
+        with torch.inference_mode():
+            detail = self.model.E_detail(torch.cat(self.detail_crops)).to("cpu")
+        self.detail_crops = []
+        finite = torch.isfinite(detail).all(dim=1)
+        self._add_identity({"detail": detail[finite]})
+        self.detail_count += int(finite.sum())
+
+    def _flush(self) -> None:
+        """Write full batches once the identity is known (before: untracked leading frames only)."""
+        size = self.opt["batch_size"]
+        if self.identity is None:
+            while self.pending and self.pending[0].codes is None:
+                self.emit([self.pending.pop(0)])
+            limit = 4 * self.opt["identity_frames"]
+            if self.id_count >= self.opt["identity_frames"] or len(self.pending) > limit:
+                self.freeze()
+            return
+        while len(self.pending) >= size:
+            self.emit(self.pending[:size])
+            del self.pending[:size]
 
     def freeze(self) -> None:
-        """Fix the identity to the mean so far and write the held batches."""
+        """Fix the identity to the mean so far, then write what is pending."""
+        self._encode_details()
         n = self.id_count
         zeros = {"exp": torch.zeros(1, 50), "pose": torch.zeros(1, 6), "cam": torch.zeros(1, 3)}
+        detail = self.id_sum["detail"] / self.detail_count if self.detail_count else torch.zeros(1, 128)
         self.identity = Codes(
             shape=self.id_sum["shape"] / n,
             tex=self.id_sum["tex"] / n,
             light=torch.zeros(1, 9, 3),
-            detail=self.id_sum["detail"] / n,
+            detail=detail,
             **zeros,
         )
-        while self.held:
-            self.emit(self.held.pop(0))
+        self._flush()
 
     # ------------------------------------------------------------------ smooth + render + write
-    def _smoothed_codes(self, batch: _Batch, ok: np.ndarray) -> tuple[Codes, dict[str, np.ndarray]]:
-        """Identity substituted and motion smoothed codes of the tracked frames ``ok`` of a batch."""
-        codes, tforms = batch.codes[ok.tolist()], batch.tforms[ok]
+    def _smoothed_codes(self, chunk: list[_Frame]) -> tuple[Codes, dict[str, np.ndarray]]:
+        """Identity substituted, motion smoothed codes of the tracked frames of ``chunk`` (in order).
+
+        The filters restart after an untracked frame and on the first frame of a new track.
+        """
+        tracked = [item for item in chunk if item.codes is not None]
+        codes = Codes.cat([item.codes for item in tracked])
+        tforms = np.stack([item.tform for item in tracked])
         raw = codes.to_numpy()
         pose, exp, cam = raw["pose"].copy(), raw["exp"].copy(), raw["cam"].copy()
         if self.opt["smooth"]:
-            photo_cam = cam_to_photo(cam, tforms)
-            for j, i in enumerate(ok):
-                if i > 0 and not batch.ok[i - 1]:
-                    self.smoother.reset()
-                pose[j], exp[j], photo_cam[j] = self.smoother(pose[j], exp[j], photo_cam[j])
-            cam = cam_from_photo(photo_cam, tforms)
-        n, ident = len(ok), self.identity
+            restart, previous_tracked = [], True
+            for item in chunk:
+                if item.codes is not None:
+                    restart.append(item.new_track or not previous_tracked)
+                previous_tracked = item.codes is not None
+            pose, exp, cam = smooth_motion(self.smoother, pose, exp, cam, tforms, restart=np.array(restart))
+            if chunk[-1].codes is None:
+                self.smoother.reset()
+        n, ident = len(tracked), self.identity
         smoothed = Codes(
             shape=ident.shape.expand(n, -1),
             tex=ident.tex.expand(n, -1),
@@ -400,43 +407,56 @@ class _VideoJob:
         size = self.panel_hw[::-1]
         return [np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames]
 
-    def emit(self, batch: _Batch) -> None:
-        """Smooth, decode, render and write one batch whose identity is known (or untracked)."""
-        photos = self._panel_photos(batch.frames)
-        ok = np.flatnonzero(batch.ok)
-        if len(ok):
-            smoothed, raw = self._smoothed_codes(batch, ok)
-            ok_photos = [photos[i] for i in ok]
-            details, overlays, vertices = _render_panels(
-                self.model, smoothed, batch.tforms[ok], ok_photos, self.panel_hw
-            )
-        if not batch.ok[-1]:
+    def emit(self, chunk: list[_Frame]) -> None:
+        """Smooth, decode, render and write frames in order (untracked ones as they are)."""
+        photos = self._panel_photos([item.image for item in chunk])
+        tracked = [item for item in chunk if item.codes is not None]
+        if not tracked:
             self.smoother.reset()
-        for i, (index, photo) in enumerate(zip(batch.indices, photos, strict=True)):
-            if not batch.ok[i]:
-                self.params.add(frame=index, tracked=False, **_nan_row())
+        else:
+            smoothed, raw = self._smoothed_codes(chunk)
+            tforms = np.stack([item.tform for item in tracked])
+            ok_photos = [photo for photo, item in zip(photos, chunk, strict=True) if item.codes is not None]
+            details, overlays, vertices = _render_panels(
+                self.model, smoothed, tforms, ok_photos, self.panel_hw
+            )
+        j = 0
+        for item, photo in zip(chunk, photos, strict=True):
+            if item.codes is None:
+                self.params.add(frame=item.index, tracked=False, track=-1, **_nan_row())
                 self.write([photo, np.zeros_like(photo), photo])
                 continue
-            j = int(np.searchsorted(ok, i))
             self.params.add(
-                frame=index,
+                frame=item.index,
                 tracked=True,
+                track=item.track,
                 exp=smoothed.exp[j].numpy(),
                 pose=smoothed.pose[j].numpy(),
                 cam=smoothed.cam[j].numpy(),
                 light=smoothed.light[j].numpy(),
-                tform=batch.tforms[i],
+                tform=item.tform,
                 raw_exp=raw["exp"][j],
                 raw_pose=raw["pose"][j],
                 raw_cam=raw["cam"][j],
             )
             if self.opt["save_meshes"]:
-                name = f"{self.path.stem}_frame{index:06d}.obj"
-                write_obj(
-                    self.mesh_dir / name, vertices[j], self.model.faces.cpu(), header="pydeca video frame"
-                )
+                self._write_mesh(item.index, vertices[j])
             self.summary.tracked += 1
             self.write([photo, details[j], overlays[j]])
+            j += 1
+
+    def _write_mesh(self, index: int, vertices: torch.Tensor) -> None:
+        """``<stem>_frame<k>.obj``: the coarse mesh with the FLAME UV layout (as ``deca reconstruct``)."""
+        topo = self.model.topology
+        write_obj(
+            self.mesh_dir / f"{self.path.stem}_frame{index:06d}.obj",
+            vertices,
+            topo.faces,
+            uvcoords=topo.uvcoords,
+            uvfaces=topo.uvfaces,
+            header="pydeca video frame"
+            + (" - DEMO assets, not a real reconstruction" if self.model.is_demo else ""),
+        )
 
     def write(self, panels: list[np.ndarray]) -> None:
         """Write one output frame ``[input | shape+detail | overlay]`` (banner on demo assets)."""
@@ -445,7 +465,7 @@ class _VideoJob:
         self.summary.frames += 1
 
     def finish(self) -> None:
-        """Freeze a late identity, close the video; NoFaceError when no frame had a face."""
+        """Freeze a late identity, write the rest, close the video; NoFaceError when no face at all."""
         if self.identity is None:
             if self.id_count == 0:
                 name = getattr(self.opt["detector"], "name", "the")
@@ -454,8 +474,14 @@ class _VideoJob:
                     "detector (--detector) or a video where the face is visible"
                 )
             self.freeze()
+        if self.pending:
+            self.emit(self.pending)
+            self.pending = []
         if self.summary.frames == 0:
             raise InputError(f"{self.path}: the video has no decodable frames; re-export it")
+        tracker = self.tracker
+        self.summary.detections, self.summary.tracks = tracker.detections, tracker.tracks
+        self.summary.losses = tracker.losses
         self.summary.audio_note = self.writer.audio_note
         self.summary.outputs.append(str(self.writer.close()))
 
@@ -473,6 +499,7 @@ def run_video(
     every: int = 1,
     batch_size: int = 8,
     identity_frames: int = 16,
+    tracking: TrackingOptions | None = None,
     max_height: int = 480,
     save_meshes: bool = False,
     model: DECA | None = None,
@@ -489,18 +516,24 @@ def run_video(
         smooth: smooth pose, expression and camera over time.
         smoothing: strength s > 0: every One-Euro ``min_cutoff`` is divided by s (lag bound × s).
         every: use every ``every``-th frame (output fps = input fps / every).
-        batch_size: frames per encoder batch (memory ~ batch_size frames).
+        batch_size: frames per decode / render batch (the encoder runs per frame, see step 2).
         identity_frames: tracked frames averaged into the one identity (shape, tex, detail).
-        max_height: panel height cap in pixels (larger frames are scaled down for the panels).
-        save_meshes: also write one coarse OBJ per tracked frame.
+        tracking: when the detector runs again (default :class:`TrackingOptions`: every 15
+            frames of a steady track, after a suspicious crop step, and while no face is found);
+            see :mod:`pydeca.apps.tracking`.
+        max_height: panel height cap in pixels (taller frames are scaled down for the panels; the
+            parameters always refer to the full-size frame).
+        save_meshes: also write one coarse OBJ (with UVs) per tracked frame.
         model: an already loaded model.
 
     Returns:
         :class:`VideoSummary`. ``<stem>_params.npz`` holds, for T written frames: ``frame`` (T,)
-        source frame index, ``tracked`` (T,) bool, ``shape`` (T, 100), ``tex`` (T, 50), ``detail``
-        (T, 128) (identical rows), ``exp`` (T, 50), ``pose`` (T, 6), ``cam`` (T, 3) crop camera of
-        ``tform``, ``light`` (T, 9, 3), ``tform`` (T, 3, 3) photo pixel → crop pixel, ``raw_*``
-        the unsmoothed exp/pose/cam, scalars ``fps``, ``is_demo``; NaN rows where untracked.
+        source frame index, ``tracked`` (T,) bool, ``track`` (T,) int32 track number (0, then +1
+        at each restart, −1 untracked; motion is continuous within a track), ``shape`` (T, 100),
+        ``tex`` (T, 50), ``detail`` (T, 128) (identical rows), ``exp`` (T, 50), ``pose`` (T, 6),
+        ``cam`` (T, 3) crop camera of ``tform``, ``light`` (T, 9, 3), ``tform`` (T, 3, 3) photo
+        pixel → crop pixel, ``raw_*`` the unsmoothed exp/pose/cam, scalars ``fps``, ``is_demo``;
+        NaN rows where untracked.
 
     Raises:
         InputError: not a video file, unreadable, or no frames. NoFaceError: no face in any frame.
@@ -511,17 +544,21 @@ def run_video(
         raise InputError(f"{path}: not a video file (expected .mp4, .mov, .avi, .mkv or .webm); pass a video")
     if int(every) < 1 or int(batch_size) < 1 or int(identity_frames) < 1 or not smoothing > 0:
         raise ValueError("every, batch_size and identity_frames must be >= 1 and smoothing > 0")
+    if int(max_height) < 2:
+        raise ValueError(f"max_height: expected >= 2 pixels, got {max_height}")
     info = video_info(path)
     if info["frames"] == 0:
-        raise InputError(f"{path}: the video has no frames; re-export it")
+        raise InputError(f"{path}: has no frames (its video stream holds no picture); re-export it")
     rate = (info["fps"] or 25.0) / every
     out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = load_model(model, assets, device, quiet)
     options = {
         "detector": get_detector(detector) if isinstance(detector, str) else detector,
+        "tracking": tracking or TrackingOptions(),
         "smooth": smooth,
         "smoothing": float(smoothing),
+        "batch_size": int(batch_size),
         "identity_frames": int(identity_frames),
         "max_height": int(max_height),
         "save_meshes": save_meshes,
@@ -531,9 +568,9 @@ def run_video(
         total=info["frames"] // every, desc="deca video", unit="frame", disable=quiet, leave=False
     )
     try:
-        for batch in _batches(path, every, batch_size):
-            job.push(batch)
-            progress.update(len(batch.indices))
+        for index, image in iter_video_frames(path, every=every):
+            job.process(index, image)
+            progress.update(1)
         job.finish()
     except BaseException:
         job.writer.abort()

@@ -6,7 +6,10 @@ written atomically (a temporary file beside the target, then ``os.replace``), so
 leaves no half-written animation.
 
 * GIF: ``duration = round(1000 / fps)`` milliseconds per frame (GIF stores centiseconds, so
-  ``fps`` = 10 is exact, 30 becomes 33 ms), ``loop=0`` (repeat forever).
+  ``fps`` = 10 is exact, 30 becomes 33 ms), ``loop=0`` (repeat forever). A run of identical
+  consecutive frames is stored once with the run's total duration (Pillow's encoder does this), so
+  a GIF may hold fewer stored frames than were added; it plays for exactly ``count × duration``.
+  The MP4 always holds every frame.
 * MP4: H.264 (``libx264``) when PyAV's FFmpeg has it, else MPEG-4 part 2 (``mpeg4``); ``yuv420p``
   pixels, so odd widths/heights are padded to even sizes (see :class:`~pydeca.io.video_writer.VideoWriter`).
 """

@@ -34,22 +34,45 @@ def _import_av() -> ModuleType:
     return av
 
 
+_IMAGE_FORMATS = frozenset({"image2", "image2pipe"})
+"""FFmpeg demuxers of still images (besides the ``*_pipe`` ones: ``jpeg_pipe``, ``png_pipe``, ...)."""
+
+
+def _no_frames(p: Path, why: str) -> InputError:
+    return InputError(f"{p}: has no frames ({why}); re-export the video or remove it from the inputs")
+
+
 def _open(av: ModuleType, p: Path) -> Any:
-    """Open ``p`` with PyAV; InputError when it is missing or not a readable video."""
+    """Open ``p`` with PyAV; InputError when it is missing, empty, an image or not a readable video."""
     if not p.is_file():
         raise InputError(f"{p}: video file not found; check the path")
     if p.stat().st_size == 0:
         raise InputError(f"{p}: video file is empty (0 bytes); re-export it or remove it from the inputs")
     try:
         container = av.open(str(p))
+    except EOFError as exc:  # e.g. a Matroska / WebM file whose header is followed by no frame
+        raise _no_frames(p, "the file ends before its first frame") from exc
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise InputError(
             f"{p}: cannot be opened as a video ({type(exc).__name__}: {exc}); the file is damaged or "
             "not a video: re-export it (e.g. as H.264 .mp4) or remove it from the inputs"
         ) from exc
-    if not container.streams.video:
+    fmt = container.format.name
+    if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
         container.close()
-        raise InputError(f"{p}: holds no video stream; pass a video with picture frames")
+        kind = fmt.removesuffix("_pipe").upper() if fmt.endswith("_pipe") else "still"
+        raise InputError(
+            f"{p}: is an image ({kind}), not a video — use deca reconstruct for photos "
+            "(or give it its image suffix)"
+        )
+    if not container.streams.video:
+        has_audio = bool(container.streams.audio)
+        streams = len(container.streams)
+        container.close()
+        if streams == 0:  # e.g. an MP4 / MOV written without a single frame
+            raise _no_frames(p, "the container holds no stream")
+        what = "audio only" if has_audio else "no picture stream"
+        raise InputError(f"{p}: holds no video stream ({what}); pass a video with picture frames")
     return container
 
 
@@ -65,7 +88,8 @@ def video_info(path: str | os.PathLike[str]) -> dict[str, float | int]:
         when the container does not store it.
 
     Raises:
-        InputError: PyAV missing, or the file is missing, damaged or has no video stream.
+        InputError: PyAV missing, or the file is missing, damaged, an image (e.g. a JPEG renamed
+            ``.mp4``), has no video stream or no frames at all (an empty MP4 / MKV).
     """
     av = _import_av()
     p = Path(path)
@@ -99,8 +123,9 @@ def iter_video_frames(path: str | os.PathLike[str], every: int = 1) -> Iterator[
 
     Raises:
         ValueError: ``every`` < 1.
-        InputError: PyAV missing, or the file is missing, damaged or has no video stream; a
-            stream that breaks mid-way raises after the frames decoded so far were yielded.
+        InputError: PyAV missing, or the file is missing, damaged, an image, has no video stream
+            or no frame at all; a stream that breaks mid-way raises after the frames decoded so
+            far were yielded.
     """
     if int(every) < 1:
         raise ValueError(f"every: expected an integer >= 1, got {every!r}")
@@ -120,3 +145,5 @@ def iter_video_frames(path: str | os.PathLike[str], every: int = 1) -> Iterator[
             raise InputError(
                 f"{p}: video is damaged after frame {index} ({type(exc).__name__}: {exc}); re-export it"
             ) from exc
+        if index < 0:
+            raise _no_frames(p, "its video stream holds no picture")
