@@ -136,12 +136,12 @@ def _add_video_command(sub) -> None:
     video.add_argument(
         "--smoothing", type=float, default=1.0, help="smoothing strength (higher = smoother, more lag)"
     )
-    video.add_argument("--every", type=int, default=1, help="use every N-th frame (default: 1)")
+    video.add_argument("--every", type=_positive_int, default=1, help="use every N-th frame (default: 1)")
     video.add_argument(
-        "--batch-size", type=int, default=8, help="frames per decode/render batch (default: 8)"
+        "--batch-size", type=_positive_int, default=8, help="frames per decode/render batch (default: 8)"
     )
     video.add_argument(
-        "--identity-frames", type=int, default=16, help="frames averaged into the clip's identity"
+        "--identity-frames", type=_positive_int, default=16, help="frames averaged into the clip's identity"
     )
     video.add_argument(
         "--redetect-every",
