@@ -38,6 +38,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from pydeca.apps.memory import release_freed_memory
 from pydeca.apps.pipeline import load_model, say
 from pydeca.apps.smoothing import MotionSmoother
 from pydeca.apps.tracking import FaceTracker, TrackingOptions
@@ -57,6 +58,9 @@ from pydeca.nets import Codes
 from pydeca.render.visualize import add_banner, to_uint8
 
 __all__ = ["VideoSummary", "cam_from_photo", "cam_to_photo", "run_video", "smooth_motion"]
+
+_TRIM_EVERY = 100
+"""Frames between returns of freed heap memory to the OS (see :mod:`pydeca.apps.memory`)."""
 
 OVERLAY_OPACITY = 0.7
 """Weight of the shape render over the frame in the overlay panel."""
@@ -568,9 +572,11 @@ def run_video(
         total=info["frames"] // every, desc="deca video", unit="frame", disable=quiet, leave=False
     )
     try:
-        for index, image in iter_video_frames(path, every=every):
+        for count, (index, image) in enumerate(iter_video_frames(path, every=every), start=1):
             job.process(index, image)
             progress.update(1)
+            if count % _TRIM_EVERY == 0:
+                release_freed_memory()  # keeps the resident memory flat over long clips
         job.finish()
     except BaseException:
         job.writer.abort()
