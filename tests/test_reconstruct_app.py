@@ -458,6 +458,26 @@ def test_bad_inputs_among_good_ones_fail_alone(shared: Path, tmp_path: Path, cac
     assert not (tmp_path / "none").exists()
 
 
+def test_a_bad_in_memory_image_fails_alone(shared: Path, tmp_path: Path, demo_model):
+    from pydeca.apps.reconstruct import ReconstructOptions, run_reconstruct
+    from pydeca.io.images import load_image
+
+    good = load_image(shared / "images" / "examples" / "alfw1.png")
+    bad = np.zeros((40, 40, 7), np.uint8)  # seven channels: not an image layout
+    options = ReconstructOptions(save_obj=False, save_vis=False, save_kpt=False, save_depth=False)
+    summary = run_reconstruct(
+        [],
+        tmp_path / "out",
+        named_images=[("bad", bad), ("good", good)],
+        options=options,
+        model=demo_model,
+        quiet=True,
+    )
+    assert list(summary.outputs) == ["good"]
+    assert list(summary.failed) == ["bad"]
+    assert (tmp_path / "out" / "good" / "good.npz").is_file()
+
+
 def test_non_finite_codes_through_the_cli(shared: Path, tmp_path: Path, cache_env, monkeypatch, capsys):
     from pydeca.model import DECA
 

@@ -263,8 +263,14 @@ def _save_renders(
         )
         photo = photo_views(renderer, rec, 0, result.image, result.tform, texture=texture)
         if options.save_vis:
-            panels = ("inputs", "landmarks2d", "landmarks3d", "shape_images", "shape_detail_images")
-            panels += ("rendered_images",)
+            panels = (
+                "inputs",
+                "landmarks2d",
+                "landmarks3d",
+                "shape_images",
+                "shape_detail_images",
+                "rendered_images",
+            )
             height = min(512, result.image.shape[0])
             grid = visualization_grid(photo, panels, height=height, demo=rec.is_demo)
             written.append(save_image(out_dir / f"{name}_vis_original_size.jpg", grid))

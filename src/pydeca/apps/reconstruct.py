@@ -210,30 +210,25 @@ class _Run:
     def units(self, plan: Sequence[_Input], progress: tqdm) -> Iterator[_Work]:
         """Yield ``(unit, photo, source)`` one input at a time, decoding only what is not skipped."""
         for item in plan:
-            if item.path is not None and is_video(item.path):
-                yield from self._video_units(item)
+            key = source_key(item.path)
+            if self.options.skip_existing and self.log.is_complete(key, item.name):
+                self.skip(item.label)
+            elif item.path is not None and is_video(item.path):
+                yield from self._video_units(item, key)
             else:
-                yield from self._photo_unit(item)
+                yield from self._photo_unit(item, key)
             progress.update(1)
 
-    def _photo_unit(self, item: _Input) -> Iterator[_Work]:
-        key = source_key(item.path)
-        if self.options.skip_existing and self.log.is_complete(key, item.name):
-            self.skip(item.label)
-            return
+    def _photo_unit(self, item: _Input, key: str) -> Iterator[_Work]:
         try:
             image = load_image(item.path) if item.path is not None else photo_from_array(item.image)
-        except (InputError, OSError) as error:
+        except (PydecaError, OSError) as error:  # e.g. ShapeError for an in-memory array
             self.fail(item.label, _describe(error))
             return
         yield _Unit(item.name, item.label, key), image, item.path
 
-    def _video_units(self, item: _Input) -> Iterator[_Work]:
-        key = source_key(item.path)
+    def _video_units(self, item: _Input, key: str) -> Iterator[_Work]:
         skip = self.options.skip_existing
-        if skip and self.log.is_complete(key, item.name):
-            self.skip(item.label)
-            return
         video = _Video(key, item.name)
         try:
             from pydeca.io.video import iter_video_frames

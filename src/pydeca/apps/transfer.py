@@ -29,7 +29,7 @@ from pydeca.constants import CROP_SIZE
 from pydeca.detect import get_detector
 from pydeca.errors import InputError, PydecaError
 from pydeca.io.images import list_inputs, load_image, save_image
-from pydeca.io.params import load_params
+from pydeca.io.params import CODE_NAMES, load_codes, load_params
 from pydeca.model import DECA, Reconstruction
 from pydeca.nets import Codes
 from pydeca.render.visualize import add_banner, panel_grid, to_uint8
@@ -137,15 +137,7 @@ def face_from_params(model: DECA, path: str | Path) -> FaceResult:
         InputError: the file cannot be read or lacks codes.
     """
     path = Path(path)
-    arrays = load_params(path)
-    try:
-        codes = Codes.from_numpy(
-            {k: v[None].astype(np.float32) for k, v in arrays.items() if k in _CODE_NAMES}
-        )
-    except (KeyError, ValueError) as exc:
-        raise InputError(
-            f"{path}: not a DECA parameter file ({exc}); write one with 'deca reconstruct'"
-        ) from exc
+    codes = load_codes(path)
     with torch.inference_mode():
         rec = model.decode(codes.to(model.device))
         texture = _file_texture(model, path)
@@ -159,13 +151,10 @@ def face_from_params(model: DECA, path: str | Path) -> FaceResult:
     return FaceResult(path.stem, image, crop, np.eye(3, dtype=np.float64), rec, model)
 
 
-_CODE_NAMES = ("shape", "tex", "exp", "pose", "cam", "light", "detail")
-
-
 def codes_from_params(arrays: dict[str, np.ndarray]) -> Codes:
     """B = 1 :class:`Codes` from a loaded parameter file (arrays without batch dimension)."""
     return Codes.from_numpy(
-        {k: np.asarray(v, np.float32)[None] for k, v in arrays.items() if k in _CODE_NAMES}
+        {k: np.asarray(v, np.float32)[None] for k, v in arrays.items() if k in CODE_NAMES}
     )
 
 
@@ -314,40 +303,6 @@ def transfer_grid(model: DECA, identity: FaceResult, transferred: Reconstruction
 
 
 # ---------------------------------------------------------------------------------------- app
-_MTL_MAPS = frozenset({"map_Kd", "norm", "bump", "map_Bump", "disp"})
-"""MTL statements naming an image file."""
-
-
-def _mtllib(obj: Path) -> str | None:
-    """The ``mtllib`` file named in the first lines of an OBJ (before any vertex), or None."""
-    with open(obj, encoding="utf-8") as handle:
-        for line in handle:
-            parts = line.split()
-            if parts and parts[0] == "mtllib" and len(parts) == 2:
-                return parts[1]
-            if parts and parts[0] == "v":
-                return None
-    return None
-
-
-def _with_side_files(paths: Sequence[str]) -> list[str]:
-    """``paths`` plus, for each OBJ, its material and the images the material names, in order."""
-    out: list[str] = []
-    for path in paths:
-        out.append(path)
-        obj = Path(path)
-        name = _mtllib(obj) if obj.suffix == ".obj" and obj.is_file() else None
-        if name is None or not (obj.parent / name).is_file():
-            continue
-        mtl = obj.parent / name
-        out.append(str(mtl))
-        for line in mtl.read_text(encoding="utf-8").splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[0] in _MTL_MAPS and (mtl.parent / parts[1]).is_file():
-                out.append(str(mtl.parent / parts[1]))
-    return list(dict.fromkeys(out))
-
-
 def run_transfer(
     identity: str | Path,
     expressions: Sequence[str | Path],
@@ -410,7 +365,7 @@ def run_transfer(
                 written.append(str(save_image(out_dir / f"{name}.jpg", grid)))
             if options.save_meshes or options.save_params:
                 result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i), model)
-                written += _with_side_files(save_face(model, result, out_dir, files_options))
+                written += save_face(model, result, out_dir, files_options)
             summary.outputs[name] = written
     for label, error in failures.items():
         say(quiet, f"deca: failed: {error if label in error else f'{label}: {error}'}")
