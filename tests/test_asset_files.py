@@ -225,6 +225,33 @@ def test_albedo_bfm_format(tmp_path):
     np.testing.assert_array_equal(half.basis, full.basis[:, :, ::2, ::2])
 
 
+def test_albedo_conversion_is_cached_until_the_file_changes(tmp_path, monkeypatch):
+    import pydeca.assets.albedo as albedo_module
+
+    mean, basis = _synthetic_bgr(6, 3)
+    path = tmp_path / "FLAME_albedo_from_BFM.npz"
+    np.savez(path, MU=mean.reshape(1, -1), PC=basis.reshape(1, R * R * 3, 6))
+    cache = tmp_path / "cache"
+    first = load_albedo_basis(path, size=R, num_components=5, cache_dir=cache)
+    assert len(list(cache.glob("albedo_*.npz"))) == 1
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(albedo_module, "_convert", no_conversion)
+    again = load_albedo_basis(path, size=R, num_components=5, cache_dir=cache)
+    assert again.source == first.source == "BFM"
+    np.testing.assert_array_equal(again.mean, first.mean)
+    np.testing.assert_array_equal(again.basis, first.basis)
+    monkeypatch.undo()
+    # other options or a rewritten file get their own conversion
+    assert load_albedo_basis(path, size=R, num_components=3, cache_dir=cache).basis.shape[0] == 3
+    np.savez(path, MU=(mean * 0.5).reshape(1, -1), PC=basis.reshape(1, R * R * 3, 6))
+    changed = load_albedo_basis(path, size=R, num_components=5, cache_dir=cache)
+    np.testing.assert_allclose(changed.mean, 0.5 * first.mean, rtol=1e-6)
+    assert len(list(cache.glob("albedo_*.npz"))) == 3
+
+
 def test_albedo_flame_format_and_flat_fortran_layout(tmp_path):
     mean, basis = _synthetic_bgr(5, 1)
     path = tmp_path / "FLAME_texture.npz"

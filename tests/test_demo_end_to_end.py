@@ -127,3 +127,21 @@ def test_bad_inputs_fail_alone(tmp_path: Path, demo_cache: Path, monkeypatch, ca
         assert not (out / name).exists()
     assert "no face" in next(text for key, text in failed.items() if "f_noface" in key)
     assert "32 px" in next(text for key, text in failed.items() if "e_tiny" in key)
+
+
+def test_loaded_encoders_run_channels_last_with_the_same_codes(demo_model: DECA, demo_cache: Path):
+    from pydeca.assets.bundle import load_assets
+
+    plain = DECA(load_assets("demo", cache_dir=demo_cache))  # the default memory layout
+    weight = demo_model.E_flame.encoder.conv1.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()
+    assert plain.E_flame.encoder.conv1.weight.is_contiguous()
+    # same parameters under the same names, only the layout differs
+    state, plain_state = demo_model.state_dict(), plain.state_dict()
+    assert list(state) == list(plain_state)
+    assert all(torch.equal(state[k], plain_state[k]) for k in state)
+    image = torch.rand(3, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    fast, reference = demo_model.encode(image), plain.encode(image)
+    for name in ("shape", "exp", "pose", "cam", "light", "tex", "detail"):
+        torch.testing.assert_close(getattr(fast, name), getattr(reference, name), rtol=1e-4, atol=1e-5)

@@ -150,7 +150,7 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
     for name in ("albedo_bfm", "albedo_flame"):
         path = find_asset(asset_dir, name)
         if path is not None:
-            albedo = load_albedo_basis(path)
+            albedo = load_albedo_basis(path, cache_dir=cache_dir)
             sources["albedo"] = str(path)
             break
 
