@@ -244,6 +244,10 @@ class DECA(nn.Module):
         if target.type in ("cpu", "cuda"):  # faster convolutions; MPS keeps the default layout
             model.E_flame.use_channels_last()
             model.E_detail.use_channels_last()
+        if target.type == "cpu":  # own copies: nothing keeps the memory-mapped checkpoint resident
+            with torch.no_grad():
+                for tensor in (*model.D_detail.parameters(), *model.D_detail.buffers()):
+                    tensor.data = tensor.data.clone()
         return model
 
     @property
