@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from media import mux_tone
 from pydeca.errors import InputError
 from pydeca.io.images import is_video, list_inputs
 from pydeca.io.video import iter_video_frames, video_info
@@ -162,14 +163,7 @@ def test_audio_only_file_holds_no_video_stream(tmp_path):
     with av.open(str(path), mode="w") as container:
         audio = container.add_stream("aac", rate=16000)
         audio.layout = "mono"
-        tone = np.zeros((1, 4096), np.float32)
-        for k in range(0, 4096, 1024):
-            chunk = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = 16000, k
-            for packet in audio.encode(chunk):
-                container.mux(packet)
+        mux_tone(container, audio, np.zeros((1, 4096), np.float32), 16000)
         for packet in audio.encode():
             container.mux(packet)
     with pytest.raises(InputError, match=r"sound\.mp4: holds no video stream \(audio only\)"):

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import pydeca.apps.video as video_app
+from media import mux_tone
 from pydeca.apps.tracking import TrackingOptions
 from pydeca.apps.video import cam_from_photo, cam_to_photo, run_video
 from pydeca.constants import CROP_SIZE
@@ -395,13 +396,7 @@ def _clip_with_audio(path: Path, frames: int, fps: int, rate: int = 16000) -> Pa
                 c.mux(packet)
         total = rate * frames // fps
         tone = (0.3 * np.sin(np.arange(total) * 2 * np.pi * 440 / rate)).astype(np.float32)[None]
-        for k in range(0, total, 1024):
-            chunk = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = rate, k
-            for packet in audio.encode(chunk):
-                c.mux(packet)
+        mux_tone(c, audio, tone, rate)
         for stream in (audio, video):
             for packet in stream.encode():
                 c.mux(packet)
@@ -472,13 +467,7 @@ def test_writer_even_size_audio_and_atomic(tmp_path):
             for packet in video.encode(frame):
                 c.mux(packet)
         tone = (0.3 * np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000)).astype(np.float32)[None]
-        for k in range(0, 16000, 1024):
-            chunk = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(tone[:, k : k + 1024]), format="fltp", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = 16000, k
-            for packet in audio.encode(chunk):
-                c.mux(packet)
+        mux_tone(c, audio, tone, 16000)
         for stream in (audio, video):
             for packet in stream.encode():
                 c.mux(packet)
@@ -516,13 +505,7 @@ def test_writer_reencodes_audio_mp4_cannot_hold(tmp_path):
             for packet in video.encode(frame):
                 c.mux(packet)
         tone = (8000 * np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000)).astype(np.int16)[None]
-        for k in range(0, 16000, 1600):
-            chunk = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(tone[:, k : k + 1600]), format="s16", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = 16000, k
-            for packet in audio.encode(chunk):
-                c.mux(packet)
+        mux_tone(c, audio, tone, 16000, chunk=1600)
         for stream in (audio, video):
             for packet in stream.encode():
                 c.mux(packet)
