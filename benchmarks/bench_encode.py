@@ -1,8 +1,8 @@
 """Time encoding one 224² crop with both encoders (E_flame + E_detail), CPU, eval mode.
 
 Methodology: deterministic test checkpoint weights, a fixed random image, ``torch.inference_mode``,
-``torch.set_num_threads(THREADS)``, ``torch.utils.benchmark.Timer.blocked_autorange`` (warm-up,
-repeated blocks; median and IQR reported). Variants:
+``torch.set_num_threads(THREADS)``, ``_timing.time_it`` (warm-up calls, then ``--repeat`` timed
+calls; median and IQR reported). Variants:
 
 * ``eval``: the modules as loaded (``.eval()``), NCHW.
 * ``channels_last``: the same modules with weights and input in channels-last memory format.
@@ -13,7 +13,7 @@ Each variant's codes are compared with ``eval``'s (max abs difference). The targ
 image for both encoders together. ``cpu_ms`` is the process CPU time per call (all threads): on a
 shared, loaded machine wall time inflates but CPU time stays close to the work done.
 
-    python benchmarks/bench_encode.py [--threads 2] [--batch 1] [--min-run-time 3] [--json out.json]
+    python benchmarks/bench_encode.py [--threads 2] [--batch 1] [--repeat 10] [--json out.json]
 
 All times are per image (a call's time divided by ``--batch``).
 """
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.benchmark import Timer
 
+from _timing import environment, set_threads, time_it
 from pydeca.assets.checkpoint import load_networks
 from pydeca.assets.synthetic_checkpoint import deterministic_checkpoint
 from pydeca.nets import build_networks
@@ -82,14 +82,15 @@ def _variants(nets: dict[str, nn.Module]) -> dict[str, tuple[nn.Module, nn.Modul
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--min-run-time", type=float, default=3.0, help="seconds per variant")
+    parser.add_argument("--repeat", type=int, default=10, help="timed calls per variant (after 2 warm-up)")
     parser.add_argument("--batch", type=int, default=1, help="images per call; times are per image")
     parser.add_argument("--variants", nargs="+", default=None, help="subset of variants to time")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    print(environment())
     nets = {k: m.to_empty(device="cpu") for k, m in build_networks(device="meta").items()}
     load_networks(nets, deterministic_checkpoint())
     image = torch.rand(args.batch, 3, 224, 224)
@@ -107,17 +108,15 @@ def main() -> None:
 
             codes = run()
             reference = codes if reference is None else reference
-            measurement = Timer(
-                "run()", globals={"run": run}, num_threads=args.threads, label=name
-            ).blocked_autorange(min_run_time=args.min_run_time)
-            median_ms = measurement.median * 1e3 / args.batch
+            timing = time_it(run, repeat=args.repeat, warmup=2)
+            median_ms = timing.median_ms / args.batch
             cpu_start = time.process_time()
             for _ in range(_CPU_RUNS):
                 run()
             cpu_ms = (time.process_time() - cpu_start) / _CPU_RUNS * 1e3 / args.batch
             results[name] = {
                 "median_ms": round(median_ms, 2),
-                "iqr_ms": round(measurement.iqr * 1e3 / args.batch, 2),
+                "iqr_ms": round(timing.iqr_ms / args.batch, 2),
                 "ratio_to_target": round(median_ms / TARGET_MS, 3),
                 "cpu_ms": round(cpu_ms, 1),
                 "max_abs_diff_vs_eval": float((codes - reference).abs().max()),

@@ -14,21 +14,17 @@ that imports torch and builds the same inputs.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from _timing import environment, set_threads, time_it
 from pydeca.assets.template import load_template_mesh
-from pydeca.render.rasterize import rasterize
+from pydeca.geometry.rasterize import rasterize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from naive_rasterizer import naive_rasterize
@@ -52,17 +48,6 @@ def head_ndc(
     scale = 2 * fill / (v.max(0) - v.min(0))[:2].max()
     ndc = (v - centre) * scale * np.array([size[0] / size[1], -1.0, -1.0])
     return torch.from_numpy(ndc).float()[None], torch.from_numpy(mesh.faces)
-
-
-def time_it(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time in ms of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def _rss_child(template: Path, threads: int, mode: str) -> None:
@@ -109,14 +94,9 @@ def main() -> None:
     if args.rss_child:
         _rss_child(args.template, args.threads, args.rss_child)
         return
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     base, peak = peak_rss_mb(args.template, args.threads)  # first, while this process is small
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
-    print(f"{platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(
-        f"python {platform.python_version()}, torch {torch.__version__}, device {args.device}, "
-        f"threads {torch.get_num_threads()}, load average {os.getloadavg()}"
-    )
+    print(environment(args.device))
     for size, batch in (((224, 224), 1), ((224, 224), 8), ((1024, 1024), 1), (_BIG, 1)):
         verts, faces = head_ndc(args.template, size=size)
         v = verts.expand(batch, -1, -1).contiguous().to(args.device)
@@ -124,10 +104,9 @@ def main() -> None:
 
         def run(v: torch.Tensor = v, f: torch.Tensor = f, size: tuple[int, int] = size) -> None:
             rasterize(v, f, size)
-            sync()
 
         repeats = args.repeats if size[0] * size[1] * batch < 2_000_000 else max(3, args.repeats // 5)
-        ms = time_it(run, repeats)
+        ms = time_it(run, repeat=repeats, warmup=1, device=args.device).median_ms
         cov = (rasterize(v[:1], f, size).face_index >= 0).float().mean().item()
         line = f"{size[0]:4d}×{size[1]:<4d} B={batch}: pydeca {ms:8.1f} ms ({ms / batch:6.1f} ms/image"
         line += f", cov {cov:.1%})"
@@ -135,7 +114,8 @@ def main() -> None:
             line += f"  target {_TARGET_MS[size]:.0f} ms → ×{ms / _TARGET_MS[size]:.2f} of target"
             if not args.no_naive:
                 vc, fc = verts[0].cpu(), faces.cpu()
-                naive = time_it(lambda vc=vc, fc=fc, size=size: naive_rasterize(vc, fc, *size), 1)
+                naive_run = lambda vc=vc, fc=fc, size=size: naive_rasterize(vc, fc, *size)  # noqa: E731
+                naive = time_it(naive_run, repeat=1, warmup=1).median_ms
                 line += f"  naive {naive:8.1f} ms → speed-up ×{naive / ms:.1f}"
         print(line)
     base, peak = peak_rss_mb(args.template, args.threads)

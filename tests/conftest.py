@@ -41,15 +41,30 @@ def fixtures_dir(shared: Path) -> Path:
     return shared / "fixtures"
 
 
-@pytest.fixture(params=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+_DEVICE_AVAILABLE = {
+    "cpu": lambda: True,
+    "cuda": torch.cuda.is_available,
+    "mps": torch.backends.mps.is_available,
+}
+
+
+@pytest.fixture(params=list(_DEVICE_AVAILABLE))
 def device(request: pytest.FixtureRequest) -> torch.device:
-    """Every device available here (CPU always; CUDA when present)."""
+    """Every device: CPU always; CUDA and Apple MPS skipped where absent."""
+    if not _DEVICE_AVAILABLE[request.param]():
+        pytest.skip(f"device {request.param!r} is not available here")
     return torch.device(request.param)
 
 
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["f32", "f64"])
 def dtype(request: pytest.FixtureRequest) -> torch.dtype:
-    """Floating dtypes the math functions must support."""
+    """Floating dtypes the math functions must support (float64 skipped on MPS, which has none)."""
+    if (
+        request.param == torch.float64
+        and "device" in request.fixturenames
+        and request.getfixturevalue("device").type == "mps"
+    ):
+        pytest.skip("MPS has no float64")
     return request.param
 
 

@@ -203,3 +203,42 @@ def test_cli_animate_gif_with_fps(demo_cache, tmp_path, monkeypatch, capsys):
         durations = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
     # 40 frames of 1000 / 4 = 250 ms, each a different pose, so the GIF stores all of them
     assert durations == [250] * 40
+
+
+def test_bad_inputs_and_expressions_fail_alone(demo_model, tmp_path, capsys):
+    """NaN / truncated / header-bombed parameter files and a junk photo are reported, the rest animates."""
+    good = _write_codes(tmp_path / "in" / "face", _codes())
+    nan = _codes()
+    nan.exp[0, 0] = math.nan
+    bad_nan = _write_codes(tmp_path / "in" / "nan", nan)
+    truncated = tmp_path / "in" / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:100])
+    junk = tmp_path / "in" / "junk.png"
+    junk.write_bytes(b"\x89PNG broken")
+    expressions = tmp_path / "exp"
+    _write_codes(expressions / "open", _codes(jaw_x=0.3, exp_scale=2.0, seed=5))
+    huge = _codes(seed=6)
+    huge.pose[0, 3] = 1e30
+    _write_codes(expressions / "wild", huge)
+    steps = [AnimationStep("yaw", 0.0), AnimationStep("expression", expression=0)]
+    inputs = [good, bad_nan, truncated, junk, tmp_path / "in" / "missing.npz"]
+    summary = run_animate(
+        inputs, tmp_path / "out", expressions_dir=expressions, model=demo_model, steps=steps, quiet=True
+    )
+    assert summary.faces == ["face"]
+    assert summary.frames == 2
+    assert (tmp_path / "out" / "animation.gif").is_file()
+    failed = summary.failed
+    assert set(failed) == {str(p) for p in inputs[1:]} | {str(expressions / "wild.npz")}
+    assert "code 'exp' holds NaN or infinite values" in failed[str(bad_nan)]
+    assert "cannot read parameters (BadZipFile" in failed[str(truncated)]
+    assert "not an image file Pillow can read" in failed[str(junk)]
+    assert "code 'pose' has a value of magnitude 1e+30" in failed[str(expressions / "wild.npz")]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.splitlines()  # every failure printed, although quiet=True
+    assert all(line.startswith("deca: failed: ") for line in lines)
+    assert sorted(line.removeprefix("deca: failed: ").split(": ")[0] for line in lines) == sorted(failed)
+    with pytest.raises(InputError, match="no input face could be reconstructed"):
+        run_animate([bad_nan], tmp_path / "none", model=demo_model, steps=steps, quiet=True)
+    assert not (tmp_path / "none").exists()

@@ -81,7 +81,7 @@ def test_bad_options_are_usage_errors_before_the_model_loads(tmp_path: Path, cap
     import torch
     from PIL import Image
 
-    import pydeca.detect.base as detect_base
+    import pydeca.detect.registry as detect_base
     from pydeca.model import DECA
 
     photo = tmp_path / "p.png"

@@ -130,7 +130,10 @@ def test_doctor_reports_files_modified_since_fetch(
     assert "WARNING: modified since fetch" in after["text"]
     template = after["files"]["head_template"]["check"]
     assert template["status"] == "error"
-    assert template["message"].startswith("modified since fetch: `deca fetch` wrote 563,358 B")
+    # the rewritten template no longer loads (the loader's reason first), and it differs from both
+    # the fetch record and DECA's published file
+    assert template["message"].startswith(f"{assets / 'head_template.obj'}: no 'f' lines")
+    assert "modified since fetch: `deca fetch` wrote 563,358 B" in template["message"]
     assert "differs from DECA's published file" in template["message"]
     assert after["ok"] is False
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pydeca.assets.data import AlbedoBasis
-from pydeca.errors import AssetFormatError, ShapeError
+from pydeca.errors import AssetFormatError, OptionError, ShapeError
 from pydeca.flame import FLAME, AlbedoModel, dynamic_contour_bins, lbs, vertices_to_landmarks
 from pydeca.flame.lbs import batch_rigid_transform, pose_features
 from pydeca.geometry import axis_angle_to_matrix, weak_perspective_project
@@ -162,8 +162,10 @@ def test_flame_uses_the_table_row_of_the_yaw_bin(flame: FLAME, flame_data) -> No
 def test_euler_jaw_matches_axis_angle(flame_data) -> None:
     from scipy.spatial.transform import Rotation
 
-    euler_flame = FLAME(*flame_data, use_euler_jaw=True)
+    euler_flame = FLAME(*flame_data, jaw_type="euler")
     aa_flame = FLAME(*flame_data)
+    assert aa_flame.jaw_type == "aa"
+    assert "jaw_type='euler'" in repr(euler_flame)
     shape, exp, _ = _zeros()
     euler = np.array([0.25, -0.1, 0.05])
     aa = Rotation.from_euler("XYZ", euler).as_rotvec()
@@ -175,6 +177,11 @@ def test_euler_jaw_matches_axis_angle(flame_data) -> None:
         atol=1e-6,
         rtol=0,
     )
+
+
+def test_unknown_jaw_type_is_an_option_error_listing_the_choices(flame_data) -> None:
+    with pytest.raises(OptionError, match=r"jaw_type: expected 'aa' or 'euler', got 'quat'"):
+        FLAME(*flame_data, jaw_type="quat")  # type: ignore[arg-type]
 
 
 def test_all_300_identity_and_100_expression_components(flame_data) -> None:

@@ -13,7 +13,9 @@ from pydeca.errors import ShapeError
 from pydeca.geometry import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
+    cam_from_photo,
     cam_to_matrix,
+    cam_to_photo,
     euler_to_axis_angle,
     matrix_to_axis_angle,
     matrix_to_quaternion,
@@ -222,3 +224,61 @@ def test_pixel_mapping_matches_grid_sample() -> None:
     grid = pixels_to_ndc(torch.stack([cols, rows], dim=-1), (5, 7))[None]
     sampled = torch.nn.functional.grid_sample(image, grid, align_corners=False)
     torch.testing.assert_close(sampled, image)
+
+
+# ---------------------------------------------------------------------------------- photo camera
+
+
+def test_cam_to_photo_hand_computed(device: torch.device, dtype: torch.dtype) -> None:
+    # crop T: k = 0.5, a = −10, b = 20; h = 112, c = 111.5; s = 8 → S = 112·8/0.5 = 1792,
+    # TX = 0.01 + (111.5 + 10)/896 = 0.01 + 121.5/896, TY = −0.02 − (111.5 − 20)/896
+    cam = torch.tensor([[8.0, 0.01, -0.02]], device=device, dtype=dtype)
+    tform = torch.tensor([[[0.5, 0.0, -10.0], [0.0, 0.5, 20.0], [0.0, 0.0, 1.0]]], dtype=torch.float64)
+    photo = cam_to_photo(cam, tform, 224)
+    assert photo.shape == (1, 3)
+    assert photo.dtype == dtype
+    assert photo.device.type == device.type
+    expected = [[1792.0, 0.01 + 121.5 / 896.0, -0.02 - 91.5 / 896.0]]
+    torch.testing.assert_close(
+        photo.cpu(), torch.tensor(expected, dtype=dtype), rtol=_tol(dtype), atol=_tol(dtype)
+    )
+
+
+def test_photo_camera_projects_like_crop_camera_then_uncrop() -> None:
+    # world points → crop NDC → crop px → photo px through T⁻¹ must equal col = S(x+TX), row = −S(y+TY)
+    gen = torch.Generator().manual_seed(3)
+    points = torch.randn(2, 5, 3, generator=gen, dtype=torch.float64) * 0.1
+    cam = torch.tensor([[7.5, 0.02, -0.01], [9.0, -0.03, 0.04]], dtype=torch.float64)
+    k = torch.tensor([0.3, 2.0], dtype=torch.float64)
+    tform = torch.zeros(2, 3, 3, dtype=torch.float64)
+    tform[:, 0, 0] = tform[:, 1, 1] = k
+    tform[:, 0, 2], tform[:, 1, 2], tform[:, 2, 2] = (
+        torch.tensor([5.0, -40.0]),
+        torch.tensor([-7.0, 12.0]),
+        1.0,
+    )
+    crop_px = ndc_to_pixels(weak_perspective_project(points, cam)[..., :2], 224)
+    photo_px = (crop_px - tform[:, None, :2, 2]) / k[:, None, None]
+    big_s, big_tx, big_ty = cam_to_photo(cam, tform, 224).unbind(-1)
+    col = big_s[:, None] * (points[..., 0] + big_tx[:, None])
+    row = -big_s[:, None] * (points[..., 1] + big_ty[:, None])
+    torch.testing.assert_close(torch.stack((col, row), -1), photo_px, rtol=0, atol=1e-9)
+
+
+def test_cam_from_photo_inverts_cam_to_photo(dtype: torch.dtype) -> None:
+    cam = torch.tensor([[8.0, 0.01, -0.02], [6.5, -0.04, 0.03]], dtype=dtype)
+    tform = torch.tensor(
+        [
+            [[0.5, 0.0, -10.0], [0.0, 0.5, 20.0], [0.0, 0.0, 1.0]],
+            [[1.7, 0.0, 3.0], [0.0, 1.7, -9.0], [0.0, 0.0, 1.0]],
+        ]
+    )
+    back = cam_from_photo(cam_to_photo(cam, tform, 224), tform, 224)
+    torch.testing.assert_close(back, cam, rtol=_tol(dtype), atol=_tol(dtype))
+
+
+def test_photo_camera_shape_errors() -> None:
+    with pytest.raises(ShapeError, match="tform"):
+        cam_to_photo(torch.ones(2, 3), torch.eye(3).expand(1, 3, 3), 224)
+    with pytest.raises(ShapeError, match="photo_cam"):
+        cam_from_photo(torch.ones(2, 4), torch.eye(3).expand(2, 3, 3), 224)

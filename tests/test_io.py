@@ -341,7 +341,7 @@ def test_load_codes_round_trip_and_errors(tmp_path):
     with pytest.raises(InputError, match=r"partial\.npz: not a DECA parameter file.*missing codes"):
         load_codes(tmp_path / "partial.npz")
     save_params(tmp_path / "wrong", {**arrays, "cam": np.zeros(4)})
-    with pytest.raises(InputError, match=r"wrong\.npz: not a DECA parameter file"):
+    with pytest.raises(InputError, match=r"wrong\.npz: code 'cam' has shape \(4,\), expected \(3,\)"):
         load_codes(tmp_path / "wrong.npz")
     with pytest.raises(InputError, match="not found"):
         load_codes(tmp_path / "nope.npz")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pydeca.errors import InputError
@@ -261,3 +262,47 @@ def test_photo_from_array_follows_the_file_rules(tmp_path):
 
     with pytest.raises(ShapeError, match=r"got \(48, 64, 5\)"):
         photo_from_array(np.zeros((48, 64, 5), np.uint8))
+
+
+# ----------------------------------------------------------------------------- complex arrays, GIFs
+
+
+@pytest.mark.parametrize("convert", [np.asarray, torch.from_numpy])
+def test_complex_arrays_are_refused_not_cast(convert):
+    from pydeca.io.images import photo_from_array, to_uint8_image
+
+    image = np.full((40, 40, 3), 0.5 + 0.25j)
+    for function in (photo_from_array, to_uint8_image):
+        with pytest.raises(InputError, match=r"image array: complex dtype complex128 is refused"):
+            function(convert(image))
+    assert to_uint8_image(np.full((2, 2, 3), 0.5))[0, 0].tolist() == [128, 128, 128]
+
+
+def test_gif_in_a_folder_is_an_input_read_as_its_first_frame(tmp_path):
+    from pydeca.io.images import list_inputs
+
+    first = _marked()
+    second = np.zeros_like(first)
+    frames = [Image.fromarray(first), Image.fromarray(second)]
+    gif = tmp_path / "clip.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    Image.fromarray(first).save(tmp_path / "photo.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert [p.name for p in list_inputs([tmp_path])] == ["clip.gif", "photo.png"]
+    assert [p.name for p in list_inputs([str(tmp_path / "*.gif")])] == ["clip.gif"]
+    with Image.open(gif) as check:
+        assert check.n_frames == 2
+    rgb = load_image(gif)
+    assert rgb.shape == (48, 64, 3)
+    assert rgb[0, 0].tolist() == [255, 0, 0]  # the first frame's red corner, not the black 2nd frame
+    assert abs(int(rgb[30, 30, 0]) - 128) <= 2  # palette quantisation of the grey
+
+
+def test_animated_webp_gives_its_first_frame(tmp_path):
+    first = _marked()
+    frames = [Image.fromarray(first), Image.fromarray(np.zeros_like(first))]
+    path = tmp_path / "clip.webp"
+    frames[0].save(path, save_all=True, append_images=frames[1:], lossless=True, duration=100)
+    rgb = load_image(path)
+    assert rgb[0, 0].tolist() == [255, 0, 0]
+    assert rgb[30, 30].tolist() == [128, 128, 128]

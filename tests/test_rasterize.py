@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from pydeca.geometry.rasterize import rasterize
 from pydeca.render.interpolate import interpolate_face_attributes, interpolate_vertex_attributes
-from pydeca.render.rasterize import rasterize
 
 # The module itself (``pydeca.render`` re-exports the function under the same name).
-rz = importlib.import_module("pydeca.render.rasterize")
+rz = importlib.import_module("pydeca.geometry.rasterize")
 
 
 def px_to_ndc(

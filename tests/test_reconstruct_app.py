@@ -205,19 +205,19 @@ def test_video_input_gives_one_result_per_kept_frame(tmp_path: Path, cache_env, 
     out = tmp_path / "out"
     assert run_cli([str(clip)], out, "--every", "2", "--no-save-obj", "--no-save-vis") == 0
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
-        "clip_frame0000",
-        "clip_frame0002",
-        "clip_frame0004",
+        "clip_frame000000",
+        "clip_frame000002",
+        "clip_frame000004",
     ]
     # a complete video is skipped whole, without decoding it again
-    stamp = (out / "clip_frame0002" / "clip_frame0002.npz").stat().st_mtime_ns
+    stamp = (out / "clip_frame000002" / "clip_frame000002.npz").stat().st_mtime_ns
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("a complete video must not be decoded")
 
     monkeypatch.setattr("pydeca.io.video.iter_video_frames", no_decoding)
     assert run_cli([str(clip)], out, "--every", "2", "--no-save-obj", "--no-save-vis", "--skip-existing") == 0
-    assert (out / "clip_frame0002" / "clip_frame0002.npz").stat().st_mtime_ns == stamp
+    assert (out / "clip_frame000002" / "clip_frame000002.npz").stat().st_mtime_ns == stamp
 
 
 def test_all_faces_and_no_crop(tmp_path: Path, cache_env):

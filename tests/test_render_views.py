@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from pydeca.errors import OptionError
 from pydeca.geometry.camera import crop_to_image_ndc, ndc_to_pixels
 from pydeca.geometry.normals import vertex_normals
 from pydeca.nets import Codes
@@ -47,10 +48,28 @@ def test_texture_modes_without_albedo_model(reference_model, decoded):
     # No albedo model: "extract" falls back to DECA's grey 0.7 outside the mask, like "photo".
     torch.testing.assert_close(rec.uv_texture_gt, photo)
     assert torch.all(photo[0][:, outside] == 0.7)
-    with pytest.raises(ValueError, match="albedo model"):
+    with pytest.raises(OptionError, match="needs an albedo model"):
         reference_model.texture_from_images(rec, image, "model")
-    with pytest.raises(ValueError, match="texture mode"):
+    with pytest.raises(OptionError) as info:
         reference_model.texture_from_images(rec, image, "sepia")
+    assert isinstance(info.value, ValueError)
+    assert str(info.value) == "texture mode: expected one of 'extract', 'model', 'photo', got 'sepia'"
+
+
+def test_unknown_jaw_type_and_reconstruct_options_are_option_errors(
+    reference_bundle, reference_model, tmp_path
+):
+    from pydeca.model import DECA
+
+    with pytest.raises(OptionError, match=r"jaw_type: expected 'aa' or 'euler', got 'quat'"):
+        DECA(reference_bundle, jaw_type="quat", cache_dir=tmp_path)  # type: ignore[arg-type]
+    photo = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(
+        OptionError, match=r"^texture: expected one of 'extract', 'model', 'photo', got 'bogus'$"
+    ):
+        reference_model.reconstruct(photo, detector="none", texture="bogus")  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match=r"^faces: expected one of 'largest', 'all', got 'some'$"):
+        reference_model.reconstruct(photo, detector="none", faces="some")  # type: ignore[arg-type]
 
 
 def test_detail_expression_conditions_only_the_detail_decoder(reference_model, shared):

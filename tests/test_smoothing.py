@@ -197,3 +197,24 @@ def test_video_smoothing_stage_restart():
     np.testing.assert_array_equal(out[:, 1], [0.0, 0.0, 1.0, 1.0])  # no blending across the restart
     with pytest.raises(ValueError, match="strength"):
         MotionSmoother(RATE, 0.0)
+
+
+@pytest.mark.parametrize("strength", [0.0, -1.0, float("nan"), float("inf"), 101.0, "abc"])
+def test_bad_smoothing_strength_is_an_option_error(strength):
+    from pydeca.apps.smoothing import MAX_STRENGTH, check_strength
+    from pydeca.errors import OptionError
+
+    with pytest.raises(OptionError, match=r"smoothing: the strength must be a number > 0 and ≤ 100, got"):
+        MotionSmoother(RATE, strength)
+    assert MAX_STRENGTH == 100.0
+    assert check_strength(100) == 100.0
+    assert MotionSmoother(RATE, 0.5).lag_frames("pose") == pytest.approx(lag_bound(RATE, 1.5 / 0.5))
+
+
+@pytest.mark.parametrize("bad", [{"rate": float("nan")}, {"min_cutoff": float("inf")}, {"beta": -0.1}])
+def test_one_euro_filter_refuses_non_finite_parameters(bad):
+    from pydeca.errors import OptionError
+
+    arguments = {"rate": 30.0, "min_cutoff": 1.0, "beta": 0.0, "d_cutoff": 1.0, **bad}
+    with pytest.raises(OptionError, match="OneEuroFilter: need rate, min_cutoff, d_cutoff > 0"):
+        OneEuroFilter(**arguments)

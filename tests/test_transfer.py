@@ -214,3 +214,99 @@ def test_cli_transfer_real_photos_mesh_is_identity_with_their_expression(
     assert sorted(listed) == sorted(on_disk)
     for suffix in (".obj", ".mtl", ".png", "_normals.png", "_detail.obj", ".npz", ".json"):
         assert str(out / name / f"{name}{suffix}") in listed, suffix
+
+
+# ------------------------------------------------------------------------ bad expression inputs
+def _hostile_inputs(folder, good: dict[str, np.ndarray]) -> dict[str, str]:
+    """Crafted bad expression inputs in ``folder``: file name → the message it must fail with."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    folder.mkdir(parents=True, exist_ok=True)
+    expected = {}
+    for name, key, value, message in (
+        ("nan", "exp", np.nan, "code 'exp' holds NaN or infinite values"),
+        ("inf", "pose", np.inf, "code 'pose' holds NaN or infinite values"),
+        ("huge", "exp", 1e30, "code 'exp' has a value of magnitude 1e+30"),
+    ):
+        arrays = {k: v.copy() for k, v in good.items()}
+        arrays[key].flat[0] = value
+        save_params(folder / name, arrays)
+        expected[f"{name}.npz"] = message
+        expected[f"{name}.json"] = message
+    (folder / "empty.npz").write_bytes(b"")
+    expected["empty.npz"] = "parameter file is empty (0 bytes)"
+    save_params(folder / "whole", good)
+    data = (folder / "whole.npz").read_bytes()
+    (folder / "truncated.npz").write_bytes(data[: len(data) // 2])
+    expected["truncated.npz"] = "cannot read parameters (BadZipFile"
+    member = io.BytesIO()
+    npy_format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    member.write(b"\0" * 64)
+    with zipfile.ZipFile(folder / "bomb.npz", "w") as archive:
+        archive.writestr("exp.npy", member.getvalue())
+    expected["bomb.npz"] = "array 'exp' claims shape (1000000000000,)"
+    (folder / "deep.json").write_text('{"arrays": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    expected["deep.json"] = "JSON nested 50001 levels deep (limit 64)"
+    (folder / "junk.jpg").write_bytes(b"not a photo at all" * 20)
+    expected["junk.jpg"] = "not an image file Pillow can read"
+    for suffix in (".npz", ".json"):
+        (folder / f"whole{suffix}").unlink()
+    return expected
+
+
+def test_bad_expression_inputs_fail_alone(demo_model, identity, tmp_path, capsys):
+    good = {k: v[0] for k, v in _expression_codes(identity.codes).to_numpy().items()}
+    expected = _hostile_inputs(tmp_path / "bad", good)
+    save_params(tmp_path / "smile", good)
+    inputs = [tmp_path / "smile.npz", *(tmp_path / "bad" / name for name in expected), tmp_path / "gone.npz"]
+    identity.save(tmp_path / "id", formats=("npz",))
+    identity_npz = tmp_path / "id" / identity.name / f"{identity.name}.npz"
+    summary = run_transfer(identity_npz, inputs, tmp_path / "out", model=demo_model, quiet=True)
+    assert list(summary.outputs) == [f"{identity.name}_to_smile"]
+    assert (tmp_path / "out" / f"{identity.name}_to_smile.jpg").is_file()
+    assert set(summary.failed) == {str(p) for p in inputs[1:]}
+    for name, message in expected.items():
+        text = summary.failed[str(tmp_path / "bad" / name)]
+        assert text.startswith(str(tmp_path / "bad" / name)), text
+        assert message in text, (name, text)
+    assert "parameter file not found" in summary.failed[str(tmp_path / "gone.npz")]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    failed_lines = [line for line in err.splitlines() if line.startswith("deca: failed: ")]
+    assert len(failed_lines) == len(inputs) - 1  # printed although quiet=True
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{identity.name}_to_smile.jpg"]
+
+
+def test_cli_transfer_quiet_still_reports_failures_and_exits_1(
+    demo_model, demo_cli, identity, tmp_path, capsys
+):
+    good = {k: v[0] for k, v in _expression_codes(identity.codes).to_numpy().items()}
+    save_params(tmp_path / "smile", good)
+    bad = dict(good, exp=np.full(50, np.nan))
+    save_params(tmp_path / "nan", bad)
+    identity.save(tmp_path / "id", formats=("npz",))
+    identity_npz = tmp_path / "id" / identity.name / f"{identity.name}.npz"
+    argv = ["transfer", str(identity_npz), str(tmp_path / "nan.npz"), str(tmp_path / "smile.npz")]
+    assert main([*argv, "-o", str(tmp_path / "out"), "--assets", "demo", "--quiet", "--json"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["succeeded"] == 1
+    assert list(report["failed"]) == [str(tmp_path / "nan.npz")]
+    assert captured.err.splitlines() == [
+        f"deca: failed: {tmp_path / 'nan.npz'}: code 'exp' holds NaN or infinite values; write it again with "
+        "'deca reconstruct' or pydeca.io.save_params"
+    ]
+
+
+def test_cli_transfer_bad_identity_file_is_one_line(demo_cli, tmp_path, capsys):
+    (tmp_path / "id.npz").write_bytes(b"PK\x03\x04 truncated")
+    (tmp_path / "e.npz").write_bytes(b"")
+    argv = ["transfer", str(tmp_path / "id.npz"), str(tmp_path / "e.npz"), "-o", str(tmp_path / "o")]
+    status = main([*argv, "--assets", "demo", "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"deca: error: {tmp_path / 'id.npz'}: cannot read parameters")
+    assert not any("Traceback" in line for line in err)

@@ -15,8 +15,7 @@ from media import mux_tone
 from pydeca.apps.tracking import TrackingOptions
 from pydeca.apps.video import cam_from_photo, cam_to_photo, run_video
 from pydeca.constants import CROP_SIZE
-from pydeca.detect import Face
-from pydeca.detect.base import WholeImageDetector
+from pydeca.detect import Face, WholeImageDetector
 from pydeca.detect.crop import crop_transform, square_from_box, warp_crop
 from pydeca.errors import InputError, NoFaceError
 from pydeca.geometry.camera import ndc_to_pixels, weak_perspective_project

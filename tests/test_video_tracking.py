@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from pydeca.apps.tracking import FaceTracker, TrackingOptions, crop_box, crop_iou
-from pydeca.detect import Face
-from pydeca.detect.base import WholeImageDetector
+from pydeca.detect import Face, WholeImageDetector
 from pydeca.detect.crop import crop_transform, square_from_box
 
 HEIGHT, WIDTH = 240, 320

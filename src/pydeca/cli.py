@@ -3,22 +3,65 @@
 Subcommands: ``demo`` (reconstruct a bundled photo with installed or demo assets), ``reconstruct``
 (images, folders, globs, videos), ``transfer`` (expression transfer), ``animate`` (DECA's teaser),
 ``video`` (video reconstruction), ``fetch`` (download assets), ``doctor`` (what is installed, what is
-missing). Exit status: 0 when every
-input succeeded, 1 when any input failed, 2 on a usage or asset error.
+missing).
+
+No failure shows a traceback: each is one line ``deca: error: ...`` on stderr naming the file or
+option and the fix; ``--debug`` (before or after the subcommand) also prints the traceback before
+that line (the exit status stays the same).
+
+Exit status:
+    - 0: every input succeeded.
+    - 1: an input failed (the others were processed), or the run failed while working: an output
+      location that cannot be written (:class:`~pydeca.errors.OutputError`), an operating-system
+      error reading a file, or an internal error (``deca: internal error: ...``, please report it).
+    - 2: nothing was done: a usage error (bad option or value, which argparse reports), an
+      unusable option (:class:`~pydeca.errors.OptionError`), missing or broken assets, or no
+      usable input at all.
+    - 130: interrupted (Ctrl-C); the app first says what finished.
+    - 141 (128 + SIGPIPE, what a shell reports for ``cat`` in the same place): stdout was closed
+      early, e.g. ``deca doctor | head -1``; nothing more is printed (Python's recommended
+      handling: stdout is redirected to ``/dev/null`` so no error appears at exit).
+
+Numeric options are checked by argparse (:data:`NUMBER_TYPES`, one place): NaN, infinities and
+values out of range are usage errors naming the option and its range.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import os
 import re
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
 
-from . import __version__
-from .errors import PydecaError
+from ._version import __version__
+from .constants import MIN_PANEL_HEIGHT
+from .errors import AssetError, InputError, MissingDependencyError, OptionError, PydecaError, RunInterrupted
 
-__all__ = ["build_parser", "main"]
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_INTERRUPTED",
+    "MIN_PANEL_HEIGHT",
+    "NUMBER_TYPES",
+    "build_parser",
+    "exit_status",
+    "main",
+]
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT)."""
+EXIT_BROKEN_PIPE = 141
+"""Exit status when stdout is closed early (128 + SIGPIPE, as a shell reports for killed tools)."""
+MAX_STRENGTH = 100.0
+"""Largest ``--smoothing`` (mirrors :data:`pydeca.apps.smoothing.MAX_STRENGTH`, checked by a test)."""
+
+_DASH_HINT = "to pass a file whose name starts with '-', put -- before it (deca reconstruct -o OUT -- -a.jpg)"
 
 DEVICES = ("auto", "cpu", "mps", "cuda")
 """``--device`` values (``cuda:N`` picks one GPU); kept here so ``deca --help`` need not import torch."""
@@ -32,15 +75,60 @@ def _device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"invalid device {text!r}; choose auto, cpu, mps or cuda (cuda:N)")
 
 
-def _positive_int(text: str) -> int:
-    """An integer ≥ 1 (a usage error otherwise)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
-    return value
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """Argparse ``type=``: a whole number in [low, high] (a usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number ≥ {low} and ≤ {high}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _real(low: float, high: float) -> Callable[[str], float]:
+    """Argparse ``type=``: a finite number in (low, high] (a usage error otherwise; NaN, inf refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low < value <= high):
+            raise argparse.ArgumentTypeError(f"expected a number > {low:g} and ≤ {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+NUMBER_TYPES: dict[str, Callable[[str], float]] = {
+    "batch_size": _whole(1, 1024),
+    "every": _whole(1, 1_000_000),
+    "identity_frames": _whole(1, 100_000),
+    "redetect_every": _whole(0, 1_000_000),
+    "max_height": _whole(MIN_PANEL_HEIGHT, 8192),
+    "fps": _real(0.0, 240.0),
+    "smoothing": _real(0.0, MAX_STRENGTH),
+}
+"""The valid range of every numeric option, by destination name (used as argparse ``type=``)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``deca: error: <what>; see 'deca <command> --help'``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line and exit 2 (argparse prints the whole usage text otherwise)."""
+        self.exit(2, f"deca: error: {message} (see '{self.prog} --help')\n")
+
+
+def _add_debug(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show the traceback of an error"
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -105,10 +193,13 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
         "--face", choices=("largest", "all"), default="largest", help="faces per image (default: largest)"
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=1, help="faces per network batch (default: 1)"
+        "--batch-size",
+        type=NUMBER_TYPES["batch_size"],
+        default=1,
+        help="faces per network batch (default: 1)",
     )
     parser.add_argument(
-        "--every", type=_positive_int, default=1, help="use every N-th video frame (default: 1)"
+        "--every", type=NUMBER_TYPES["every"], default=1, help="use every N-th video frame (default: 1)"
     )
     parser.add_argument(
         "--skip-existing",
@@ -134,27 +225,39 @@ def _add_video_command(sub) -> None:
         "--smooth", action=argparse.BooleanOptionalAction, default=True, help="One-Euro smoothing of motion"
     )
     video.add_argument(
-        "--smoothing", type=float, default=1.0, help="smoothing strength (higher = smoother, more lag)"
+        "--smoothing",
+        type=NUMBER_TYPES["smoothing"],
+        default=1.0,
+        help=f"smoothing strength, > 0 and ≤ {MAX_STRENGTH:g} (higher = smoother, more lag; default: 1)",
     )
-    video.add_argument("--every", type=_positive_int, default=1, help="use every N-th frame (default: 1)")
     video.add_argument(
-        "--batch-size", type=_positive_int, default=8, help="frames per decode/render batch (default: 8)"
+        "--every", type=NUMBER_TYPES["every"], default=1, help="use every N-th frame (default: 1)"
     )
     video.add_argument(
-        "--identity-frames", type=_positive_int, default=16, help="frames averaged into the clip's identity"
+        "--batch-size",
+        type=NUMBER_TYPES["batch_size"],
+        default=8,
+        help="frames per decode/render batch (default: 8)",
+    )
+    video.add_argument(
+        "--identity-frames",
+        type=NUMBER_TYPES["identity_frames"],
+        default=16,
+        help="frames averaged into the clip's identity",
     )
     video.add_argument(
         "--redetect-every",
-        type=int,
+        type=NUMBER_TYPES["redetect_every"],
         default=15,
         help="frames between detector runs that confirm the tracked face (0: only when the track "
         "looks wrong; default: 15)",
     )
     video.add_argument(
         "--max-height",
-        type=int,
+        type=NUMBER_TYPES["max_height"],
         default=480,
-        help="height cap of the output panels in pixels; taller videos are scaled down (default: 480)",
+        help=f"height cap of the output panels in pixels, ≥ {MIN_PANEL_HEIGHT}; taller videos are scaled "
+        "down (default: 480)",
     )
     video.add_argument(
         "--save-meshes", action=argparse.BooleanOptionalAction, default=False, help="one OBJ per frame"
@@ -165,10 +268,9 @@ def _add_video_command(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``deca`` (exposed for tests and documentation)."""
-    parser = argparse.ArgumentParser(
-        prog="deca", description="DECA in pure PyTorch: photos in, animatable FLAME heads out."
-    )
+    parser = _Parser(prog="deca", description="DECA in pure PyTorch: photos in, animatable FLAME heads out.")
     parser.add_argument("--version", action="version", version=f"pydeca {__version__}")
+    _add_debug(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="reconstruct a bundled photo (astronaut) end to end")
@@ -204,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument(
         "--format", nargs="+", choices=("gif", "mp4"), default=["gif", "mp4"], help="gif and/or mp4"
     )
-    animate.add_argument("--fps", type=float, default=10.0, help="frames per second (default: 10)")
+    animate.add_argument(
+        "--fps", type=NUMBER_TYPES["fps"], default=10.0, help="frames per second, > 0 and ≤ 240 (default: 10)"
+    )
     animate.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
     _add_common(animate)
 
@@ -232,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--assets", default=None, help="asset directory to inspect, or 'demo' for the demo pack"
     )
     doctor.add_argument("--json", action="store_true", help="print JSON")
+    for command in sub.choices.values():
+        _add_debug(command)
     return parser
 
 
@@ -267,8 +373,8 @@ def _run_animation_command(args: argparse.Namespace):
             every=args.every,
             batch_size=args.batch_size,
             identity_frames=args.identity_frames,
-            tracking=TrackingOptions(redetect_every=max(0, args.redetect_every)),
-            max_height=max(2, args.max_height),
+            tracking=TrackingOptions(redetect_every=args.redetect_every),
+            max_height=args.max_height,
             save_meshes=args.save_meshes,
             **common,
         )
@@ -285,65 +391,184 @@ def _run_animation_command(args: argparse.Namespace):
     )
 
 
+class _StdoutClosed(Exception):
+    """stdout was closed by the reader (``deca doctor | head -1``)."""
+
+
+def _emit(text: str) -> None:
+    """Print ``text`` on stdout and flush, so a closed pipe is noticed here, not at exit."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError as exc:
+        raise _StdoutClosed from exc
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises nothing (Python's recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in tests)
+        pass
+
+
+def _say(text: str) -> None:
+    """One line on stderr; a closed stderr is ignored (nothing better can be done)."""
+    try:
+        print(text, file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+_OS_FIXES = {
+    errno.EACCES: "check its permissions (e.g. `chmod u+rw`) or use another location",
+    errno.EPERM: "check its permissions or use another location",
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.ENOENT: "check the path",
+    errno.EISDIR: "it is a folder: pass a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+}
+
+
+def _os_error_text(error: OSError) -> str:
+    """``<file>: <reason>; <fix>`` for an operating-system error (the file named when known)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    where = " -> ".join(names) if names else "a file"
+    fix = _OS_FIXES.get(error.errno or 0, "check the file and try again")
+    return f"{where}: {reason.lower() if error.strerror else reason}; {fix}"
+
+
+def exit_status(error: BaseException) -> int:
+    """Exit status of a failed run (see the module docstring).
+
+    Example:
+        >>> exit_status(OptionError("x")), exit_status(PermissionError(13, "no")), exit_status(KeyError())
+        (2, 1, 1)
+    """
+    if isinstance(error, OptionError | AssetError | MissingDependencyError | InputError):
+        return 2
+    return 1
+
+
+def _error_line(error: BaseException) -> str:
+    """The ``deca: ...`` message of an error that ends the run."""
+    if isinstance(error, PydecaError):
+        return f"deca: error: {error}"
+    if isinstance(error, OSError):
+        return f"deca: error: {_os_error_text(error)}"
+    text = str(error).splitlines()[0] if str(error) else ""
+    return (
+        f"deca: internal error: {type(error).__name__}: {text} — please report it; "
+        "rerun with --debug for the traceback"
+    )
+
+
+def _option_like(arg: str) -> bool:
+    """True for an argument argparse reads as an option name (not a negative number or a lone '-')."""
+    return arg.startswith("-") and arg != "-" and not re.fullmatch(r"-\d+|-\d*\.\d+", arg)
+
+
+def _dash_file(argv: Sequence[str]) -> str | None:
+    """An argument before ``--`` that starts with '-' but names a file (exists, or has a suffix)."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not _option_like(arg) or re.fullmatch(r"-[oh]\S*|--[\w-]+(=.*)?", arg):
+            continue  # an option, '-o<value>', '--name=value'
+        if Path(arg).exists() or "." in arg or os.sep in arg:
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``deca`` console script; returns the exit status."""
+    """Entry point of the ``deca`` console script; returns the exit status (see the module docstring).
+
+    Args:
+        argv: the arguments without the program name (default: ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    dash_file = _dash_file(argv)
+    if dash_file is not None:
+        _say(f"deca: error: {dash_file}: read as an option, but no option has this name; {_DASH_HINT}")
+        return 2
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "doctor":
-            from .apps.doctor import run_doctor
+        return _run(args)
+    except _StdoutClosed:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt as error:
+        if args.debug:
+            traceback.print_exc()
+        _say(str(error) if isinstance(error, RunInterrupted) and str(error) else "deca: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if args.debug:
+            traceback.print_exc()
+        _say(_error_line(error))
+        return exit_status(error)
 
-            report = run_doctor(args.assets)
-            print(json.dumps(report, indent=2) if args.json else report["text"])
-            return 0 if report["ok"] else 1
-        if args.command == "fetch":
-            from .assets.fetch import fetch
 
-            report = fetch(
-                args.what,
-                args.assets,
-                progress=not args.quiet,
-                force=args.force,
-                username=args.username,
-                mirror=args.mirror,
-            )
-            print(json.dumps(report, indent=2) if args.json else _fetch_text(report))
-            return 0
-        if args.command in ("transfer", "animate", "video"):
-            summary = _run_animation_command(args)
-            if args.json:
-                print(json.dumps(summary.to_dict(), indent=2))
-            return 0 if not getattr(summary, "failed", None) else 1
-        from .apps.reconstruct import ReconstructOptions, run_demo, run_reconstruct
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; every failure propagates to :func:`main`."""
+    if args.command == "doctor":
+        from .apps.doctor import run_doctor
 
-        options = ReconstructOptions(
-            save_obj=args.save_obj,
-            save_vis=args.save_vis,
-            save_kpt=args.save_kpt,
-            save_depth=args.save_depth,
-            save_params=args.save_params,
-            save_ply=args.save_ply,
-            save_glb=args.save_glb,
-            save_mat=args.save_mat,
-            save_images=args.save_images,
-            render_orig=args.render_orig,
-            detector=args.detector,
-            faces=args.face,
-            batch_size=args.batch_size,
-            every=args.every,
-            skip_existing=args.skip_existing,
-            texture=args.texture,
+        report = run_doctor(args.assets)
+        _emit(json.dumps(report, indent=2) if args.json else report["text"])
+        return 0 if report["ok"] else 1
+    if args.command == "fetch":
+        from .assets.fetch import fetch
+
+        report = fetch(
+            args.what,
+            args.assets,
+            progress=not args.quiet,
+            force=args.force,
+            username=args.username,
+            mirror=args.mirror,
         )
-        common = {"assets": args.assets, "device": args.device, "quiet": args.quiet}
-        if args.command == "demo":
-            summary = run_demo(args.output, options, **common)
-        else:
-            summary = run_reconstruct(args.inputs, args.output, options, **common)
-    except PydecaError as error:
-        print(f"deca: error: {error}", file=sys.stderr)
-        return 2
+        _emit(json.dumps(report, indent=2) if args.json else _fetch_text(report))
+        return 0
+    if args.command in ("transfer", "animate", "video"):
+        summary = _run_animation_command(args)
+    else:
+        summary = _run_reconstruction(args)
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    return 0 if not summary.failed else 1
+        _emit(json.dumps(summary.to_dict(), indent=2))
+    return 0 if not getattr(summary, "failed", None) else 1
+
+
+def _run_reconstruction(args: argparse.Namespace):
+    """``deca demo`` / ``deca reconstruct``: the run's summary."""
+    from .apps.reconstruct import ReconstructOptions, run_demo, run_reconstruct
+
+    options = ReconstructOptions(
+        save_obj=args.save_obj,
+        save_vis=args.save_vis,
+        save_kpt=args.save_kpt,
+        save_depth=args.save_depth,
+        save_params=args.save_params,
+        save_ply=args.save_ply,
+        save_glb=args.save_glb,
+        save_mat=args.save_mat,
+        save_images=args.save_images,
+        render_orig=args.render_orig,
+        detector=args.detector,
+        faces=args.face,
+        batch_size=args.batch_size,
+        every=args.every,
+        skip_existing=args.skip_existing,
+        texture=args.texture,
+    )
+    common = {"assets": args.assets, "device": args.device, "quiet": args.quiet}
+    if args.command == "demo":
+        return run_demo(args.output, options, **common)
+    return run_reconstruct(args.inputs, args.output, options, **common)
 
 
 if __name__ == "__main__":  # pragma: no cover

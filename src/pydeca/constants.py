@@ -39,3 +39,6 @@ MAX_DISPLACEMENT = 0.01
 """Bound of the detail displacement ``uv_z`` (tanh × this), metres."""
 CROP_SCALE = 1.25
 """DECA's default crop scale around the detected face box (reference §2.1)."""
+
+MIN_PANEL_HEIGHT = 64
+"""Smallest panel height (``deca video --max-height``) in pixels: below it a face is too small to see."""

@@ -52,3 +52,15 @@ class OptionError(PydecaError, ValueError):
 
 class MissingDependencyError(PydecaError, ImportError):
     """An optional dependency a chosen feature needs is not installed; the message says what to install."""
+
+
+class OutputError(PydecaError, OSError):
+    """An output location cannot be used (a file where a folder is needed, read-only, full)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; the message says what finished and how to resume (the CLI prints it).
+
+    A :class:`KeyboardInterrupt`, so code that stops on Ctrl-C still does; not a
+    :class:`PydecaError`, so ``except PydecaError`` never swallows the user's interrupt.
+    """

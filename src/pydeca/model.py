@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 import torch
@@ -29,7 +29,8 @@ from .assets.paths import default_cache_dir
 from .checks import check_shapes
 from .constants import CROP_SIZE, NUM_EXP, NUM_SHAPE
 from .errors import InputError, OptionError
-from .flame import FLAME, AlbedoModel
+from .flame import FLAME, AlbedoModel, JawType
+from .flame.flame import check_jaw_type
 from .geometry.camera import crop_to_image_ndc, weak_perspective_project
 from .geometry.normals import vertex_normals
 from .geometry.rotations import euler_to_axis_angle
@@ -46,6 +47,16 @@ if TYPE_CHECKING:
 __all__ = ["DECA", "DEVICE_CHOICES", "Reconstruction", "resolve_device"]
 
 TextureMode = Literal["extract", "model", "photo"]
+"""What ``uv_texture_gt`` holds (see :meth:`DECA.decode`)."""
+FaceChoice = Literal["largest", "all"]
+"""Which faces of a photo :meth:`DECA.reconstruct` returns."""
+
+
+def _check_choice(option: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise :class:`OptionError` naming ``option`` and every choice unless ``value`` is one of them."""
+    if value not in choices:
+        raise OptionError(f"{option}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+
 
 VISIBILITY_NORMAL_Z = 0.1
 """A landmark is visible when its camera-space normal z is below this (camera looks along +z)."""
@@ -184,12 +195,11 @@ class DECA(nn.Module):
         num_shape: int = NUM_SHAPE,
         num_expression: int = NUM_EXP,
         cache_dir: str | Path | None = None,
-        jaw_type: Literal["aa", "euler"] = "aa",
+        jaw_type: JawType = "aa",
     ) -> None:
         super().__init__()
-        if jaw_type not in ("aa", "euler"):
-            raise ValueError(f"DECA: jaw_type must be 'aa' or 'euler', got {jaw_type!r}")
-        self.jaw_type = jaw_type
+        check_jaw_type(jaw_type)
+        self.jaw_type: JawType = jaw_type
         self.is_demo = assets.is_demo
         self.asset_dir = assets.asset_dir
         # Allocate without random initialisation: every value comes from the checkpoint.
@@ -258,7 +268,28 @@ class DECA(nn.Module):
     # ------------------------------------------------------------------ encode
     @torch.inference_mode()
     def encode(self, images: Tensor, *, use_detail: bool = True) -> Codes:
-        """Regress codes from face crops.
+        """Regress codes from face crops, for inference (runs under ``torch.inference_mode``).
+
+        The returned codes are inference tensors: no autograd graph, not usable in a backward pass.
+        For training use :meth:`encode_differentiable`, the same computation with gradients.
+
+        Args:
+            images: (B, 3, 224, 224) RGB crops in [0, 1] (see :mod:`pydeca.detect.crop`).
+            use_detail: also run E_detail (``codes.detail``); otherwise ``codes.detail`` is None.
+
+        Returns:
+            :class:`~pydeca.nets.Codes` with batch size B.
+        """
+        return self.encode_differentiable(images, use_detail=use_detail)
+
+    def encode_differentiable(self, images: Tensor, *, use_detail: bool = True) -> Codes:
+        """:meth:`encode` without ``inference_mode``: codes carry gradients to the encoders.
+
+        The training path: ``decode(encode_differentiable(images))`` is differentiable end to end
+        with respect to the encoder weights (and ``images``). It honours the ambient autograd
+        state (under ``torch.no_grad()`` no graph is built) and the modules' train/eval mode (the
+        model is built in eval mode: call ``model.train()`` to update BatchNorm statistics).
+        Values equal :meth:`encode`'s.
 
         Args:
             images: (B, 3, 224, 224) RGB crops in [0, 1] (see :mod:`pydeca.detect.crop`).
@@ -281,7 +312,7 @@ class DECA(nn.Module):
         image: np.ndarray | Tensor | str | Path,
         *,
         detector: str | FaceDetector = "auto",
-        faces: Literal["largest", "all"] = "largest",
+        faces: FaceChoice = "largest",
         texture: TextureMode = "extract",
     ):
         """Photo (array or path) → the largest face's result (``faces="all"``: a list, largest first).
@@ -304,15 +335,15 @@ class DECA(nn.Module):
         Raises:
             InputError: the image cannot be read, or its values are out of range (a float image in
                 0–255, say); NoFaceError: no face was found; ShapeError: unsupported array shape;
-                OptionError: unknown ``faces`` or detector name.
+                OptionError: unknown ``faces``, ``texture`` or detector name.
         """
         # The application layer does detection and cropping; imported here to keep layers one-way.
         from pydeca.apps.pipeline import prepare_faces, reconstruct_faces  # noqa: PLC0415
         from pydeca.detect import get_detector  # noqa: PLC0415
         from pydeca.io.images import load_image, photo_from_array  # noqa: PLC0415
 
-        if faces not in ("largest", "all"):
-            raise OptionError(f"faces must be 'largest' or 'all', got {faces!r}")
+        _check_choice("faces", faces, get_args(FaceChoice))
+        _check_choice("texture", texture, get_args(TextureMode))
         source = Path(image) if isinstance(image, (str, Path)) else None
         photo = load_image(source) if source is not None else photo_from_array(image)
         name = source.stem if source is not None else "image"
@@ -340,8 +371,9 @@ class DECA(nn.Module):
     ) -> Reconstruction:
         """Codes → geometry, landmarks and UV maps (no image rendering; see :mod:`pydeca.render`).
 
-        Differentiable (no ``inference_mode`` inside); wrap calls in ``torch.inference_mode()`` for
-        speed when no gradients are needed.
+        Differentiable (no ``inference_mode`` inside): with codes from
+        :meth:`encode_differentiable` a loss on the result backpropagates to the encoders; wrap
+        calls in ``torch.inference_mode()`` for speed when no gradients are needed.
 
         Args:
             codes: batch of B codes (``codes.detail`` needed when ``use_detail``).
@@ -410,13 +442,20 @@ class DECA(nn.Module):
 
         Returns:
             (B, 3, R, R) texture. No occlusion test: a self-occluded texel takes the occluder's colour.
+
+        Raises:
+            OptionError: (a ``ValueError``) for another ``mode``, or ``"model"`` without an albedo
+                model.
         """
-        if mode not in ("extract", "model", "photo"):
-            raise ValueError(f"texture mode must be 'extract', 'model' or 'photo', got {mode!r}")
+        _check_choice("texture mode", mode, get_args(TextureMode))
         model_texture = rec.uv_texture
         if mode == "model":
             if model_texture is None:
-                raise ValueError("texture mode 'model' needs an albedo model (none is installed)")
+                raise OptionError(
+                    "texture mode 'model' needs an albedo model (none is installed); "
+                    "use 'extract' or 'photo', or add FLAME_albedo_from_BFM.npz (or FLAME_texture.npz) "
+                    "to the assets"
+                )
             return model_texture
         fill = model_texture if mode == "extract" and model_texture is not None else None
         if fill is None:
@@ -479,7 +518,7 @@ class DECA(nn.Module):
                 input is ``[jaw pose (3), expression (50), detail (128)]``.
         """
         if codes.detail is None:
-            raise ValueError("codes.detail is None: encode with use_detail=True to decode detail")
+            raise InputError("codes.detail is None: encode with use_detail=True to decode detail")
         conditioning = codes if conditioning is None else conditioning
         return self.D_detail(torch.cat([conditioning.pose[:, 3:], conditioning.exp, codes.detail], dim=1))
 

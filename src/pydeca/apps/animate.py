@@ -19,6 +19,7 @@ Demo-asset frames carry the red demo banner.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -30,12 +31,20 @@ import torch
 
 from pydeca.apps.pipeline import FaceResult, load_model, say
 from pydeca.apps.reconstruct import RunSummary
-from pydeca.apps.transfer import expand_inputs, load_expressions, load_face, render_panels
+from pydeca.apps.transfer import (
+    expand_each,
+    failure_text,
+    load_expressions,
+    load_face,
+    render_panels,
+    report_failures,
+)
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import get_detector
-from pydeca.errors import InputError, PydecaError
+from pydeca.errors import InputError, PydecaError, RunInterrupted
 from pydeca.geometry.rotations import euler_to_axis_angle
 from pydeca.io.animation import ANIMATION_FORMATS, write_animation
+from pydeca.io.output_names import prepare_output_dir
 from pydeca.model import DECA
 from pydeca.nets import Codes
 from pydeca.render.visualize import add_banner, to_uint8
@@ -242,28 +251,41 @@ def run_animate(
         InputError: no input could be reconstructed (nothing is written), or bad format / fps.
     """
     start = time.perf_counter()
-    out_dir = Path(output)
+    created = not Path(output).exists()
+    out_dir = prepare_output_dir(output)  # before the model: OutputError for a bad -o
     model = load_model(model, assets, device, quiet)
     summary = AnimationSummary(demo=model.is_demo)
     face_detector = get_detector(detector)
+    paths, failures = expand_each(inputs)
     faces = []
-    for path in expand_inputs(inputs):
+    for path in paths:
         try:
             faces.append(load_face(model, path, face_detector))
         except (PydecaError, OSError) as error:
-            summary.failed[str(path)] = str(error)
-            say(quiet, f"deca: failed: {error}")
+            failures[str(path)] = failure_text(path, error)
+    summary.failed.update(failures)
+    report_failures(failures)
     if not faces:
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # leave no empty folder behind when nothing is written
         raise InputError("deca animate: no input face could be reconstructed; nothing written")
     expressions = None
     if expressions_dir is not None:
-        _, expressions, failures = load_expressions(model, expand_inputs([expressions_dir]), face_detector)
+        expression_paths, failures = expand_each([expressions_dir])
+        _, expressions, load_failures = load_expressions(model, expression_paths, face_detector)
+        failures.update(load_failures)
         summary.failed.update(failures)
+        report_failures(failures)
     if steps is None:
         steps = animation_schedule(expressions.batch_size if expressions is not None else 0)
-    out_dir.mkdir(parents=True, exist_ok=True)
     frames = animation_frames(model, faces, expressions, steps=steps)
-    written = write_animation(out_dir / "animation", frames, formats, fps)
+    try:
+        written = write_animation(out_dir / "animation", frames, formats, fps)
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"deca: interrupted; no animation was written to {out_dir}; run the command again"
+        ) from None
     summary.outputs["animation"] = [str(path) for path in written]
     summary.faces = [face.name for face in faces]
     summary.frames = len(steps)

@@ -1,10 +1,14 @@
 """``deca doctor``: every asset found or not, its size and checksum, what is wrong, how to get it.
 
-Checks per file found: the checkpoint and the FLAME model are sniffed (an HTML page saved as
-``deca_model.tar`` is the classic failure) and the checkpoint's size must be plausible; DECA's data
-files are compared with the published SHA-256 table (:data:`pydeca.assets.fetch.DATA_FILES`); any
-file ``deca fetch`` recorded in ``pydeca_assets.json`` is compared with that record ("modified since
-fetch"). ``--assets demo`` reports on the generated demo pack, as every other command reads it.
+Checks per file found: every asset is first *loaded* with the loader the model uses, through the
+same safe parsing and validation (:func:`_load_asset`: the FLAME model is unpickled with the
+allow-list and its kinematic tree, shapes and values checked; the checkpoint is loaded strictly into
+DECA's networks built on the ``meta`` device, after its size is checked; the landmark embedding's
+triangle ids are checked against the FLAME mesh; ...), so a file that would make ``deca reconstruct``
+fail is reported here with the loader's message. Then DECA's data files are compared with the
+published SHA-256 table (:data:`pydeca.assets.fetch.DATA_FILES`) and any file ``deca fetch``
+recorded in ``pydeca_assets.json`` with that record ("modified since fetch"). ``--assets demo``
+reports on the generated demo pack, as every other command reads it.
 """
 
 from __future__ import annotations
@@ -15,13 +19,25 @@ from typing import Any
 
 import torch
 
-from pydeca import __version__
+from pydeca._version import __version__
+from pydeca.assets.albedo import load_albedo_basis
 from pydeca.assets.demo_pack import ensure_demo_pack, is_demo_pack
 from pydeca.assets.download import sha256_file
+from pydeca.assets.embedding import load_landmark_embedding
 from pydeca.assets.fetch import DATA_FILES
-from pydeca.assets.integrity import quick_check_checkpoint, quick_check_flame, read_manifest
-from pydeca.assets.paths import ASSET_FILES, HOW_TO_GET, REQUIRED_ASSETS, find_asset, resolve_asset_dir
-from pydeca.errors import AssetError
+from pydeca.assets.flame_model import load_flame_model
+from pydeca.assets.integrity import quick_check_flame, read_manifest, verify_checkpoint
+from pydeca.assets.paths import (
+    ASSET_FILES,
+    HOW_TO_GET,
+    REQUIRED_ASSETS,
+    find_asset,
+    reading_asset,
+    resolve_asset_dir,
+)
+from pydeca.assets.template import load_template_mesh
+from pydeca.assets.uv_maps import load_fixed_displacement, load_mean_texture, load_uv_mask
+from pydeca.errors import PydecaError
 
 __all__ = ["HOW_TO_GET", "REQUIRED", "run_doctor"]
 
@@ -29,7 +45,8 @@ REQUIRED = REQUIRED_ASSETS
 """The assets without which ``deca reconstruct`` refuses to run (the demo pack needs no checkpoint)."""
 
 _PUBLISHED = {remote.name: remote for remote in DATA_FILES}
-_QUICK_CHECKS = {"checkpoint": quick_check_checkpoint, "flame_model": quick_check_flame}
+_UNPUBLISHED = ("checkpoint", "flame_model")
+"""Assets with no published checksum (``deca fetch --force`` verifies them on download)."""
 _DEMO_CHECKPOINT = "generated on first use (seeded random weights)"
 _DEMO_NOTE = "the generated demo pack: synthetic assets, reconstructions with it are not meaningful"
 
@@ -54,7 +71,7 @@ def _unpublished_verdict(
         return "ok", f"unchanged since fetched on {record.get('fetched', '?')} ({record.get('check')})"
     if demo:
         return "info", "generated demo file"
-    if name in _QUICK_CHECKS:
+    if name in _UNPUBLISHED:
         return "info", (
             "no published checksum and no `deca fetch` record; `deca fetch` with --force downloads "
             "and verifies it"
@@ -62,37 +79,98 @@ def _unpublished_verdict(
     return "info", "no published checksum"
 
 
+def _load_asset(name: str, path: Path, loaded: dict[str, Any], cache_dir: str | Path | None) -> None:
+    """Load ``path`` as asset ``name`` with the model's own loader; keep the result in ``loaded``.
+
+    Raises:
+        PydecaError: what the model loader would raise for this file.
+    """
+    with reading_asset(path):
+        if name == "flame_model":
+            quick_check_flame(path)  # an HTML page or a zip gets its specific message
+            loaded[name] = load_flame_model(path, cache_dir=cache_dir)
+        elif name == "checkpoint":
+            verify_checkpoint(path)
+        elif name == "landmark_embedding":
+            flame = loaded.get("flame_model")
+            num_faces = None if flame is None else flame.faces.shape[0]
+            loaded[name] = load_landmark_embedding(path, num_faces=num_faces)
+        elif name == "head_template":
+            loaded[name] = load_template_mesh(path)
+        elif name in ("face_mask", "face_eye_mask"):
+            load_uv_mask(path)
+        elif name == "fixed_displacement":
+            load_fixed_displacement(path)
+        elif name == "mean_texture":
+            load_mean_texture(path)
+        elif name in ("albedo_bfm", "albedo_flame"):
+            load_albedo_basis(path, cache_dir=cache_dir)
+
+
+def _load_verdict(name: str, path: Path, loaded: dict[str, Any], cache_dir: str | Path | None) -> str | None:
+    """None if ``path`` loads as asset ``name``; else the one-line reason it does not."""
+    try:
+        _load_asset(name, path, loaded, cache_dir)
+    except PydecaError as err:
+        return " ".join(str(err).split())  # one line, even for multi-line mismatch reports
+    except Exception as exc:  # doctor reports; it never crashes on a file
+        return f"{path}: cannot be loaded ({type(exc).__name__}: {exc})"
+    return None
+
+
 def _check(
-    name: str, path: Path, sha256: str, *, record: dict[str, Any] | None, demo: bool
+    name: str,
+    path: Path,
+    sha256: str,
+    *,
+    record: dict[str, Any] | None,
+    demo: bool,
+    load_error: str | None = None,
 ) -> dict[str, str]:
     """``{"status": "ok" | "info" | "warning" | "error", "message": ...}`` for one found file.
 
-    Order: 1. format sniff (checkpoint, FLAME); 2. DECA's published SHA-256 (data files, not in a
-    demo pack); 3. the ``deca fetch`` record (``record``); 4. what is left unverifiable.
+    Order: 1. the load with the model's loader (``load_error``, see :func:`_load_verdict`);
+    2. DECA's published SHA-256 (data files, not in a demo pack); 3. the ``deca fetch`` record
+    (``record``); 4. what is left unverifiable.
     """
-    quick = _QUICK_CHECKS.get(name)
-    try:
-        if quick is not None:
-            quick(path)
-    except AssetError as err:
-        status, message = "error", str(err)
+    published = None if demo else _PUBLISHED.get(path.name)
+    if published is None:
+        status, message = _unpublished_verdict(name, sha256, record, demo)
+    elif sha256 == published.sha256:
+        status, message = "ok", "matches DECA's published file (sha256)"
     else:
-        published = None if demo else _PUBLISHED.get(path.name)
-        if published is None:
-            status, message = _unpublished_verdict(name, sha256, record, demo)
-        elif sha256 == published.sha256:
-            status, message = "ok", "matches DECA's published file (sha256)"
-        else:
-            modified = record is not None and record.get("sha256") != sha256
-            status, message = (
-                "error",
-                (
-                    f"{_since_fetch(record) + '; it ' if modified and record else ''}differs from DECA's "
-                    f"published file (expected {published.size:,} B, sha256 {published.sha256[:16]}…): "
-                    "`deca fetch data` replaces it"
-                ),
-            )
+        modified = record is not None and record.get("sha256") != sha256
+        status, message = (
+            "error",
+            (
+                f"{_since_fetch(record) + '; it ' if modified and record else ''}differs from DECA's "
+                f"published file (expected {published.size:,} B, sha256 {published.sha256[:16]}…): "
+                "`deca fetch data` replaces it"
+            ),
+        )
+    if load_error is not None:  # the file would fail the model: that comes first
+        also = f"; {message}" if status in ("error", "warning") else ""
+        status, message = "error", f"{load_error}{also}"
     return {"status": status, "message": message}
+
+
+def _inspect(
+    name: str,
+    path: Path,
+    record: dict[str, Any] | None,
+    *,
+    demo: bool,
+    loaded: dict[str, Any],
+    cache_dir: str | Path | None,
+) -> dict[str, Any]:
+    """``found``, ``path``, ``size``, ``sha256`` and ``check`` of one found asset file."""
+    load_error = _load_verdict(name, path, loaded, cache_dir)
+    try:
+        sha256, size = sha256_file(path), path.stat().st_size
+    except OSError:  # unreadable or a folder: the load error says so
+        sha256, size = "", 0
+    check = _check(name, path, sha256, record=record, demo=demo, load_error=load_error)
+    return {"found": True, "path": str(path), "size": size, "sha256": sha256, "check": check}
 
 
 def _environment_lines(asset_dir: Path) -> list[str]:
@@ -129,6 +207,7 @@ def run_doctor(assets: str | Path | None = None, *, cache_dir: str | Path | None
         lines[-1] += f" ({_DEMO_NOTE})"
     files: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
+    loaded: dict[str, Any] = {}
     for name, how_to_get in HOW_TO_GET.items():
         filename = ASSET_FILES[name]
         required = name in REQUIRED and not (demo and name == "checkpoint")
@@ -144,10 +223,9 @@ def run_doctor(assets: str | Path | None = None, *, cache_dir: str | Path | None
             if required:
                 problems.append(f"{filename} is missing: {how_to_get}")
             continue
-        sha256 = sha256_file(path)
         shown = path.relative_to(asset_dir).as_posix()
-        check = _check(name, path, sha256, record=manifest.get(shown), demo=demo)
-        entry.update(found=True, path=str(path), size=path.stat().st_size, sha256=sha256, check=check)
+        entry.update(_inspect(name, path, manifest.get(shown), demo=demo, loaded=loaded, cache_dir=cache_dir))
+        check, sha256 = entry["check"], entry["sha256"]
         lines.append(f"  found    {shown:<28} {entry['size']:>13,d} B  sha256 {sha256[:16]}…")
         status, message = check["status"], check["message"]
         if status == "error":

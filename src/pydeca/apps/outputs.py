@@ -14,10 +14,16 @@ Layout for a face ``<name>`` in ``OUT`` (DECA's demo names where it has them, re
   panels ``<name>_<key>.jpg`` and, with ``--render-orig``, ``orig_<name>_<key>.jpg`` at photo size
   (keys: :data:`IMAGE_PANELS`).
 
-Names (:func:`unique_output_names`): ``<name>`` is the input's file stem; inputs whose stems collide
-(``a/face.png``, ``b/face.png``, ``a/face.JPG``) get a suffix from their folder and/or extension, so
-no result overwrites another. ``--face all`` appends ``_face<k>`` (k = 0 for the largest face), video
-frames ``_frame<index>``.
+Names are made by :mod:`pydeca.io.output_names` (the one owner of every output name): the input's
+sanitised file stem; inputs whose stems collide (``a/face.png``, ``b/face.png``, ``a/face.JPG``) get
+a suffix from their folder and/or extension; a name another input owns in ``OUT`` from an earlier
+run gets ``_2``, ``_3``, ...; ``--face all`` appends ``_face<k>`` (k = 0 for the largest face),
+video frames ``_frame<index:06d>``.
+
+**All or nothing.** :func:`save_face` writes a face into a staging folder
+``OUT/.<name>.partial-<pid>-<hex>/`` and moves its folder and side files into place as the last
+step; on any failure (disk full, an exception, Ctrl-C) nothing of the face is left and the
+face's previous outputs, if any, are back in place.
 
 Demo-pack outputs say so: ``"demo": true`` in the JSON, a comment line in OBJ files, and a banner
 on visualisations.
@@ -25,9 +31,10 @@ on visualisations.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections import defaultdict
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +42,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pydeca import __version__
+from pydeca._version import __version__
 from pydeca.apps.pipeline import FaceResult, landmarks_in_photo
 from pydeca.constants import CROP_SIZE
+from pydeca.errors import OutputError
 from pydeca.geometry.camera import ndc_to_pixels
 from pydeca.geometry.dense_mesh import dense_vertices
 from pydeca.io.atomic import atomic_write, atomic_write_bytes
 from pydeca.io.images import save_image
 from pydeca.io.mesh import obj_side_files, texture_vertex_colors, write_glb, write_obj, write_ply
+from pydeca.io.output_names import FaceFiles, safe_stem, staging_dir, unique_output_names
 from pydeca.io.params import save_params
 from pydeca.render.views import crop_views, photo_views, visualization_grid
 from pydeca.render.visualize import to_uint8
@@ -164,6 +173,7 @@ def _texture(result: FaceResult) -> np.ndarray:
 
 def _save_meshes(model, result: FaceResult, folder: Path, options: OutputOptions, header: str) -> list[Path]:
     rec, name, topo = result.reconstruction, result.name, model.topology
+    files = FaceFiles(name)
     verts = rec.vertices[0].detach().cpu().numpy()
     texture = _texture(result)
     written: list[Path] = []
@@ -172,7 +182,7 @@ def _save_meshes(model, result: FaceResult, folder: Path, options: OutputOptions
         if rec.uv_detail_normals is not None:
             normal_map = to_uint8(rec.uv_detail_normals[0] * 0.5 + 0.5)
         uv = {"uvcoords": topo.uvcoords, "uvfaces": topo.uvfaces}
-        path = folder / f"{name}.obj"
+        path = folder / files.obj
         written.append(
             write_obj(path, verts, topo.faces, **uv, texture=texture, normal_map=normal_map, header=header)
         )
@@ -182,16 +192,16 @@ def _save_meshes(model, result: FaceResult, folder: Path, options: OutputOptions
             with torch.inference_mode():
                 dense_verts = dense_vertices(rec.vertices, rec.normals, rec.displacement_map[:, 0], dense)
             colors = texture[np.asarray(dense.pixel_rows), np.asarray(dense.pixel_cols)]
-            path = folder / f"{name}_detail.obj"
+            path = folder / files.detail_obj
             dense_np = dense_verts[0].cpu().numpy()
             written.append(
                 write_obj(path, dense_np, np.asarray(dense.faces), vertex_colors=colors, header=header)
             )
     if options.save_ply:
         colors = texture_vertex_colors(texture, topo.faces, topo.uvcoords, topo.uvfaces)
-        written.append(write_ply(folder / f"{name}.ply", verts, topo.faces, vertex_colors=colors))
+        written.append(write_ply(folder / files.ply, verts, topo.faces, vertex_colors=colors))
     if options.save_glb:
-        path = folder / f"{name}.glb"
+        path = folder / files.glb
         written.append(
             write_glb(path, verts, topo.faces, uvcoords=topo.uvcoords, uvfaces=topo.uvfaces, texture=texture)
         )
@@ -200,60 +210,123 @@ def _save_meshes(model, result: FaceResult, folder: Path, options: OutputOptions
 
 def _save_tables(result: FaceResult, folder: Path, options: OutputOptions) -> list[Path]:
     rec, name = result.reconstruction, result.name
+    files = FaceFiles(name)
     written: list[Path] = []
     if options.save_kpt:
         for key, array in (("kpt2d", rec.landmarks2d[0]), ("kpt3d", rec.landmarks3d[0])):
-            path = folder / f"{name}_{key}.txt"
+            path = folder / files.kpt(key)
             atomic_write_bytes(path, _text_table(array.detach().cpu().numpy()))
             written.append(path)
     if options.save_mat:
         from scipy.io import savemat
 
-        path = folder / f"{name}.mat"
+        path = folder / files.mat
         data = {key: value[0] for key, value in rec.to_numpy().items()}
         with atomic_write(path) as tmp:
             savemat(tmp, data, do_compression=True)
         written.append(path)
     if options.save_params:
-        written += list(save_params(folder / name, parameter_arrays(result), parameter_meta(result)))
+        written += list(save_params(folder / files.params, parameter_arrays(result), parameter_meta(result)))
     return written
 
 
 def save_face(model, result: FaceResult, out_dir: Path, options: OutputOptions) -> list[str]:
-    """Write every requested output of one face; returns every written path (side files included).
+    """Write every requested output of one face, all or nothing; returns every written path.
 
-    The parameter files are written last.
+    The face is written into a staging folder ``OUT/.<name>.partial-<pid>-<hex>/`` (folder content
+    and side files apart), then moved into place: ``OUT/<name>/`` and its side files beside it
+    (``<name>_vis.jpg``, ...). Outputs of an earlier run under the same name are replaced (the
+    caller decides whose name it is, :func:`pydeca.io.output_names.claim_names`).
+
+    Args:
+        model: the model that made ``result`` (topology and renderer).
+        result: the face (B = 1); ``result.name`` is its output name.
+        out_dir: the output folder (created if missing).
+        options: which files to write.
+
+    Returns:
+        The final paths (side files such as ``.mtl`` and textures included), as strings.
 
     Raises:
-        OSError: a file cannot be written (disk full, permissions); files already written stay.
+        OSError: a file cannot be written (disk full, permissions). Then, as for any other exception
+            or ``KeyboardInterrupt``, nothing of this face is left in ``out_dir`` and its previous
+            outputs, if any, are unchanged.
     """
+    out_dir = Path(out_dir)
     rec, name = result.reconstruction, result.name
-    folder = out_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
-    header = f"pydeca {__version__}" + (f" - {DEMO_NOTE}" if rec.is_demo else "")
-    written = _save_meshes(model, result, folder, options, header)
-    if options.save_depth or options.save_vis or options.save_images:
-        written += _save_renders(model, result, out_dir, folder, options)
-    written += _save_tables(result, folder, options)
-    return [str(path) for path in written]
+    if safe_stem(name) != name:
+        raise OutputError(
+            f"{name!r}: not usable as an output name (path separators, '..', control characters or "
+            f"too long); name it with pydeca.io.output_names.safe_stem, e.g. {safe_stem(name)!r}"
+        )
+    stage = staging_dir(out_dir, name)
+    folder, beside = stage / "folder", stage / "beside"
+    try:
+        folder.mkdir(parents=True)
+        beside.mkdir()
+        header = f"pydeca {__version__}" + (f" - {DEMO_NOTE}" if rec.is_demo else "")
+        written = _save_meshes(model, result, folder, options, header)
+        if options.save_depth or options.save_vis or options.save_images:
+            written += _save_renders(model, result, beside, folder, options)
+        written += _save_tables(result, folder, options)
+        _move_into_place(stage, out_dir, name)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    final = {folder: out_dir / FaceFiles(name).folder, beside: out_dir}
+    return [str(final[path.parent] / path.name) for path in written]
+
+
+def _move_into_place(stage: Path, out_dir: Path, name: str) -> None:
+    """Move a staged face into ``out_dir``: previous outputs aside, new ones in; undone on failure.
+
+    Each step is a rename within one folder (atomic on POSIX and Windows). Previous outputs of the
+    name go to ``stage/old*`` and are restored if a later step fails (or interrupted).
+    """
+    target = out_dir / FaceFiles(name).folder
+    old, old_beside = stage / "old", stage / "old_beside"
+    old_beside.mkdir()
+    undo: list[tuple[Path, Path]] = []  # (from, to) renames to undo, newest last
+    placed: list[Path] = []
+    try:
+        if os.path.lexists(target):
+            os.rename(target, old)
+            undo.append((old, target))
+        os.rename(stage / "folder", target)
+        placed.append(target)
+        for item in sorted((stage / "beside").iterdir()):
+            destination = out_dir / item.name
+            if os.path.lexists(destination):
+                os.rename(destination, old_beside / item.name)
+                undo.append((old_beside / item.name, destination))
+            os.rename(item, destination)
+            placed.append(destination)
+    except BaseException:
+        for path in placed:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        for source, destination in reversed(undo):
+            with contextlib.suppress(OSError):
+                os.rename(source, destination)
+        raise
 
 
 def _save_renders(
-    model, result: FaceResult, out_dir: Path, folder: Path, options: OutputOptions
+    model, result: FaceResult, beside: Path, folder: Path, options: OutputOptions
 ) -> list[Path]:
-    """Depth image, visualisation grids and single panels (in the crop and on the photo)."""
+    """Depth image and single panels into ``folder``, visualisation grids into ``beside``."""
     rec, name, renderer = result.reconstruction, result.name, model.renderer
+    files = FaceFiles(name)
     views = {key: images[0] for key, images in crop_views(renderer, rec, result.crop).items()}
     written: list[Path] = []
     if options.save_depth:
-        written.append(save_image(folder / f"{name}_depth.jpg", views["depth_images"]))
+        written.append(save_image(folder / files.depth, views["depth_images"]))
     if options.save_vis:
         grid = visualization_grid(views, demo=rec.is_demo)
-        written.append(save_image(out_dir / f"{name}_vis.jpg", grid))
+        written.append(save_image(beside / files.vis, grid))
     if options.save_images:
-        written += [
-            save_image(folder / f"{name}_{key}.jpg", views[key]) for key in IMAGE_PANELS if key in views
-        ]
+        written += [save_image(folder / files.panel(key), views[key]) for key in IMAGE_PANELS if key in views]
     if options.render_orig and (options.save_vis or options.save_images):
         # DECA's render_orig: the textured render takes its texture from the photo, not the crop
         texture = (
@@ -273,81 +346,9 @@ def _save_renders(
             )
             height = min(512, result.image.shape[0])
             grid = visualization_grid(photo, panels, height=height, demo=rec.is_demo)
-            written.append(save_image(out_dir / f"{name}_vis_original_size.jpg", grid))
+            written.append(save_image(beside / files.vis_original_size, grid))
         if options.save_images:
             written += [
-                save_image(folder / f"orig_{name}_{key}.jpg", photo[key])
-                for key in IMAGE_PANELS
-                if key in photo
+                save_image(folder / files.orig_panel(key), photo[key]) for key in IMAGE_PANELS if key in photo
             ]
     return written
-
-
-def _path_label(path: Path, depth: int, with_suffix: bool) -> str:
-    """``depth`` trailing folder names of ``path`` and/or its extension, joined by ``_``."""
-    folders = Path(os.path.abspath(path)).parent.parts[1:]  # without the root
-    parts = list(folders[len(folders) - depth :]) if depth else []
-    if with_suffix:
-        parts.append(path.suffix.lstrip(".") or "noext")
-    return "_".join(parts)
-
-
-def _distinguishing_labels(group: Sequence[Path]) -> list[str]:
-    """The shortest path labels that tell a group of same-stem inputs apart (see below)."""
-    deepest = max(len(Path(os.path.abspath(p)).parent.parts) - 1 for p in group)
-    for depth in range(deepest + 1):
-        for with_suffix in (False, True):
-            if depth == 0 and not with_suffix:
-                continue
-            labels = [_path_label(p, depth, with_suffix) for p in group]
-            if len({label.casefold() for label in labels}) == len(labels):
-                return labels
-    return [_path_label(p, 0, True) for p in group]  # identical up to case: made unique by number
-
-
-def unique_output_names(paths: Sequence[Path]) -> list[str]:
-    """Output names of input files: the file stem, disambiguated where stems collide.
-
-    Deterministic: the same inputs in the same order always get the same names. Stems are compared
-    case-insensitively (``Face.png`` and ``face.jpg`` would share a folder on macOS and Windows).
-
-    1. An input whose stem no other input shares keeps it: ``a/face.png`` → ``face``.
-    2. Inputs sharing a stem get ``_<label>``: the extension, or the fewest trailing parent-folder
-       names (then folder names + extension) that tell them apart, tried in the order extension,
-       1 folder, 1 folder + extension, 2 folders, ...: ``a/face.png``, ``b/face.png`` → ``face_a``,
-       ``face_b``; ``a/face.png``, ``a/face.JPG`` → ``face_png``, ``face_JPG``; all three →
-       ``face_a_png``, ``face_b_png``, ``face_a_JPG``.
-    3. A name still taken (by another input's plain stem, or equal up to case) gets ``_2``, ``_3``,
-       ... in input order.
-
-    Args:
-        paths: the input files, in input order (no file twice).
-
-    Returns:
-        One name per path, unique (case-insensitively), in the same order.
-
-    Example:
-        >>> unique_output_names([Path("a/face.png"), Path("b/face.png"), Path("a/face.JPG"), Path("x.png")])
-        ['face_a_png', 'face_b_png', 'face_a_JPG', 'x']
-    """
-    groups: dict[str, list[int]] = defaultdict(list)
-    for index, path in enumerate(paths):
-        groups[path.stem.casefold()].append(index)
-    names: list[str | None] = [None] * len(paths)
-    taken: set[str] = set()
-    for members in groups.values():  # 1. plain stems first, so they never get a number
-        if len(members) == 1:
-            names[members[0]] = paths[members[0]].stem
-            taken.add(paths[members[0]].stem.casefold())
-    for members in groups.values():  # 2. and 3.
-        if len(members) == 1:
-            continue
-        labels = _distinguishing_labels([paths[i] for i in members])
-        for index, label in zip(members, labels, strict=True):
-            base = candidate = f"{paths[index].stem}_{label}"
-            number = 2
-            while candidate.casefold() in taken:
-                candidate, number = f"{base}_{number}", number + 1
-            taken.add(candidate.casefold())
-            names[index] = candidate
-    return [str(name) for name in names]

@@ -21,6 +21,7 @@ from pydeca.detect import detect_faces
 from pydeca.detect.crop import face_transform, uncrop_points, warp_crop
 from pydeca.errors import NoFaceError, OptionError
 from pydeca.geometry.camera import ndc_to_pixels
+from pydeca.io.output_names import face_name, safe_stem
 from pydeca.model import DECA, Reconstruction, resolve_device
 from pydeca.nets import Codes
 
@@ -116,7 +117,7 @@ class PreparedFace:
     """One face ready for the encoders."""
 
     name: str
-    """Output name (image stem, ``_face<k>`` appended when several faces are kept)."""
+    """Output name (safe image stem, ``_face<k>`` appended when several faces are kept)."""
     image: np.ndarray
     """(H, W, 3) uint8 original photo."""
     crop: torch.Tensor
@@ -191,7 +192,7 @@ def prepare_faces(
 
     Args:
         image: (H, W, 3) uint8 RGB photo.
-        name: output name of the photo.
+        name: output name of the photo (made safe with :func:`pydeca.io.output_names.safe_stem`).
         detector: a :class:`~pydeca.detect.FaceDetector`.
         source: the photo's path (landmark files next to it are honoured).
         which: ``"largest"`` (one face) or ``"all"``.
@@ -205,6 +206,7 @@ def prepare_faces(
     """
     if which not in ("largest", "all"):
         raise OptionError(f"which: expected 'largest' or 'all', got {which!r}")
+    name = safe_stem(name)
     faces = detect_faces(detector, image, source)
     if not faces:
         raise NoFaceError(
@@ -220,8 +222,7 @@ def prepare_faces(
     for k, face in enumerate(faces):
         tform = face_transform(face, image.shape, crop_size=CROP_SIZE)
         crop = warp_crop(photo, torch.from_numpy(tform)[None].float())[0]
-        face_name = name if len(faces) == 1 else f"{name}_face{k}"
-        prepared.append(PreparedFace(face_name, image, crop, tform, source, found))
+        prepared.append(PreparedFace(face_name(name, k, len(faces)), image, crop, tform, source, found))
     return prepared
 
 

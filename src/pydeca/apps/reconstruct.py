@@ -4,18 +4,25 @@ Order of work:
 
 1. Inputs (files, folders, globs, videos) are expanded without decoding anything. An input that is
    missing, unsupported or matches nothing fails alone, with a message naming it; the others go on
-   (with no usable input at all the run stops with :class:`~pydeca.errors.InputError`). Output
-   names are made unique (:func:`pydeca.apps.outputs.unique_output_names`).
-2. The device and the face detector are checked before the model is loaded, so a bad option fails
-   at once (:class:`~pydeca.errors.OptionError`, :class:`~pydeca.errors.MissingDependencyError`).
+   (with no usable input at all the run stops with :class:`~pydeca.errors.InputError`).
+2. The device, the face detector and the output folder are checked before the model is loaded,
+   so a bad option fails at once (:class:`~pydeca.errors.OutputError` for an ``-o`` that is a
+   file, read-only or full; :class:`~pydeca.errors.OptionError`,
+   :class:`~pydeca.errors.MissingDependencyError`). Output names are safe stems made unique within
+   the run and against the inputs the folder already holds (:mod:`pydeca.io.output_names`): an
+   input never takes another input's name, and keeps the name it had in an earlier run.
 3. Inputs are decoded one at a time, when the batches need them: at most ``batch_size`` faces
    (and the photos they come from) are held in memory, whatever the number of photos or video
-   frames. With ``skip_existing``, an input recorded as complete (:mod:`pydeca.apps.completion`)
-   is skipped before it is decoded.
+   frames. With ``skip_existing``, an input recorded as complete (:mod:`pydeca.apps.completion`:
+   same resolved path, size and mtime, files still there) is skipped before it is decoded.
 4. Faces are encoded and decoded in batches and written atomically (:mod:`pydeca.apps.outputs`).
    A failure of one input or one face — unreadable, no face, non-finite codes, a file that cannot
    be written, even an unexpected error — is printed on stderr with its name and recorded in
-   :attr:`RunSummary.failed`; the run goes on.
+   :attr:`RunSummary.failed`; the run goes on. A face is written all or nothing
+   (:func:`pydeca.apps.outputs.save_face`); an input is recorded complete after its last face.
+5. Ctrl-C (``KeyboardInterrupt``) stops the run between two files: no partial face is left, the
+   inputs finished so far stay recorded, a line on stderr says how many inputs are complete and to
+   resume with ``--skip-existing``, and the ``KeyboardInterrupt`` is raised again.
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pydeca.apps.completion import CompletionLog, source_key
-from pydeca.apps.outputs import OutputOptions, save_face, unique_output_names
+from pydeca.apps.completion import CompletionLog, InputIdentity, identity_of_array, identity_of_file
+from pydeca.apps.outputs import OutputOptions, save_face
 from pydeca.apps.pipeline import (
     PreparedFace,
     load_model,
@@ -41,8 +48,9 @@ from pydeca.apps.pipeline import (
     warn,
 )
 from pydeca.detect import FaceDetector, get_detector
-from pydeca.errors import InputError, OptionError, PydecaError
+from pydeca.errors import InputError, OptionError, PydecaError, RunInterrupted
 from pydeca.io.images import expand_inputs, is_video, load_image, photo_from_array
+from pydeca.io.output_names import claim_names, frame_name, prepare_output_dir, safe_stem, unique_output_names
 from pydeca.model import DECA, resolve_device
 
 __all__ = ["ReconstructOptions", "RunSummary", "run_demo", "run_reconstruct"]
@@ -97,6 +105,7 @@ class _Input:
 
     name: str
     label: str
+    identity: InputIdentity
     path: Path | None = None
     image: np.ndarray | None = None
 
@@ -105,7 +114,7 @@ class _Input:
 class _Video:
     """A video being read: complete once every kept frame is complete."""
 
-    key: str
+    identity: InputIdentity
     name: str
     frames: list[str] = field(default_factory=list)
     open: int = 0
@@ -121,7 +130,9 @@ class _Unit:
 
     name: str
     label: str
-    key: str
+    identity: InputIdentity
+    base: str
+    """The input's output name (``name`` is a frame's name for a video frame)."""
     pending: int = 0
     failed: bool = False
     files: list[str] = field(default_factory=list)
@@ -146,17 +157,30 @@ def _describe(error: BaseException) -> str:
     )
 
 
-def _plan(
-    inputs: Sequence[str | Path], named_images: Sequence[tuple[str, np.ndarray]]
-) -> tuple[list[_Input], dict[str, str]]:
-    """Inputs to process (with unique output names) and the unusable inputs with their errors."""
+def _expand(inputs: Sequence[str | Path]) -> tuple[list[Path], dict[str, str]]:
+    """Input files (nothing decoded) and the unusable inputs with their errors."""
     expanded = expand_inputs(inputs)
     files = [f for _, found in expanded if not isinstance(found, InputError) for f in found]
-    names = unique_output_names(files)
-    plan = [_Input(name, str(path), path) for path, name in zip(files, names, strict=True)]
-    plan += [_Input(name, name, image=image) for name, image in named_images]
     bad = {text: str(found) for text, found in expanded if isinstance(found, InputError)}
-    return plan, bad
+    return files, bad
+
+
+def _plan(
+    files: Sequence[Path], named_images: Sequence[tuple[str, np.ndarray]], log: CompletionLog
+) -> list[_Input]:
+    """The inputs with their identities and output names (unique, never another input's)."""
+    identities = [identity_of_file(path) for path in files]
+    identities += [identity_of_array(image) for _, image in named_images]
+    wanted = unique_output_names(files) + [safe_stem(name) for name, _ in named_images]
+    owners = [identity.owner for identity in identities]
+    names = claim_names(wanted, owners, log.owner_of, log.previous_name)
+    labels = [str(path) for path in files] + [name for name, _ in named_images]
+    images = [None] * len(files) + [image for _, image in named_images]
+    paths: list[Path | None] = [*files, *([None] * len(named_images))]
+    return [
+        _Input(name, label, identity, path, image)
+        for name, label, identity, path, image in zip(names, labels, identities, paths, images, strict=True)
+    ]
 
 
 def _needs_maps(options: OutputOptions) -> bool:
@@ -192,6 +216,8 @@ class _Run:
         self.log = CompletionLog(out_dir)
         self.maps = _needs_maps(options)
         self.pending: list[tuple[PreparedFace, _Unit]] = []
+        self.complete = 0
+        """Planned inputs complete so far (written and recorded, or skipped as complete)."""
 
     # ------------------------------------------------------------------ reporting
     def fail(self, label: str, message: str, unit: _Unit | None = None) -> None:
@@ -210,37 +236,37 @@ class _Run:
     def units(self, plan: Sequence[_Input], progress: tqdm) -> Iterator[_Work]:
         """Yield ``(unit, photo, source)`` one input at a time, decoding only what is not skipped."""
         for item in plan:
-            key = source_key(item.path)
-            if self.options.skip_existing and self.log.is_complete(key, item.name):
+            if self.options.skip_existing and self.log.is_complete(item.identity, item.name):
                 self.skip(item.label)
+                self.complete += 1
             elif item.path is not None and is_video(item.path):
-                yield from self._video_units(item, key)
+                yield from self._video_units(item)
             else:
-                yield from self._photo_unit(item, key)
+                yield from self._photo_unit(item)
             progress.update(1)
 
-    def _photo_unit(self, item: _Input, key: str) -> Iterator[_Work]:
+    def _photo_unit(self, item: _Input) -> Iterator[_Work]:
         try:
             image = load_image(item.path) if item.path is not None else photo_from_array(item.image)
         except (PydecaError, OSError) as error:  # e.g. ShapeError for an in-memory array
             self.fail(item.label, _describe(error))
             return
-        yield _Unit(item.name, item.label, key), image, item.path
+        yield _Unit(item.name, item.label, item.identity, item.name), image, item.path
 
-    def _video_units(self, item: _Input, key: str) -> Iterator[_Work]:
+    def _video_units(self, item: _Input) -> Iterator[_Work]:
         skip = self.options.skip_existing
-        video = _Video(key, item.name)
+        video = _Video(item.identity, item.name)
         try:
             from pydeca.io.video import iter_video_frames
 
             for index, frame in iter_video_frames(item.path, every=self.options.every):
-                name = f"{item.name}_frame{index:04d}"
+                name = frame_name(item.name, index)
                 video.frames.append(name)
-                if skip and self.log.is_complete(key, name):
+                if skip and self.log.is_complete(item.identity, name):
                     self.skip(name)
                     continue
                 video.open += 1
-                yield _Unit(name, name, key, video=video), frame, None
+                yield _Unit(name, name, item.identity, item.name, video=video), frame, None
         except (PydecaError, OSError) as error:
             self.fail(item.label, _describe(error))
             video.failed = True
@@ -301,15 +327,17 @@ class _Run:
         if unit.pending == 0:
             self._finish(unit)
 
-    def _mark(self, key: str, name: str, files: list[str], parts: list[str] | None = None) -> None:
+    def _mark(self, identity: InputIdentity, name: str, files: list[str], **extra) -> None:
         try:
-            self.log.mark(key, name, files, parts)
+            self.log.mark(identity, name, files, **extra)
         except OSError as error:
             warn(f"deca: warning: cannot update {self.log.path} ({error}); --skip-existing will redo {name}")
 
     def _finish(self, unit: _Unit) -> None:
         if not unit.failed:
-            self._mark(unit.key, unit.name, unit.files)
+            self._mark(unit.identity, unit.name, unit.files, base=unit.base)
+            if unit.video is None:
+                self.complete += 1
         if unit.video is not None:
             unit.video.open -= 1
             unit.video.failed |= unit.failed
@@ -317,7 +345,16 @@ class _Run:
 
     def _finish_video(self, video: _Video) -> None:
         if video.read and video.open == 0 and not video.failed:
-            self._mark(video.key, video.name, [], video.frames)
+            self._mark(video.identity, video.name, [], parts=video.frames)
+            self.complete += 1
+
+    def interrupted(self, total: int) -> str:
+        """The line printed when Ctrl-C stops the run: what is complete and how to resume."""
+        failed = f", {len(self.summary.failed)} failed" if self.summary.failed else ""
+        return (
+            f"deca: interrupted: {self.complete} of {total} inputs complete{failed}, no partial "
+            f"output left in {self.out_dir}; run the same command with --skip-existing to resume"
+        )
 
 
 def _check_options(options: ReconstructOptions) -> None:
@@ -345,33 +382,41 @@ def run_reconstruct(
 
     Raises:
         InputError: no input is usable (each one's problem is in the message).
+        OutputError: ``output`` is a file, not writable, or its completion record is not a file.
+        KeyboardInterrupt: Ctrl-C; what is complete is kept and recorded, a line on stderr says
+            how to resume (``--skip-existing``).
         OptionError: a bad option (face selection, batch size, device, detector name).
         MissingDependencyError: the chosen detector is not installed.
         AssetError: the assets are missing or unusable.
     """
     options = options or ReconstructOptions()
     start = time.perf_counter()
-    out_dir = Path(output)
     _check_options(options)
-    plan, bad = _plan(inputs, named_images)
-    if not plan:
+    files, bad = _expand(inputs)
+    if not files and not named_images:
         if bad:
             raise InputError("no usable input: " + "; ".join(bad.values()))
         raise InputError("no input given: pass image or video files, folders or glob patterns")
     resolved = model.device if model is not None else resolve_device(device)
     detector = get_detector(options.detector, device=str(resolved))  # before the (slow) model load
+    out_dir = prepare_output_dir(output)  # also before the model: OutputError for a bad -o
+    plan = _plan(files, named_images, CompletionLog(out_dir))
     summary = RunSummary()
     for text, message in bad.items():
         summary.failed[text] = message
         warn(f"deca: failed: {message}")
     model = load_model(model, assets, resolved, quiet)
     summary.demo = model.is_demo
-    out_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(model, detector=detector, out_dir=out_dir, options=options, summary=summary, quiet=quiet)
-    with tqdm(total=len(plan), desc="deca", unit="input", disable=quiet, leave=False, file=sys.stderr) as bar:
-        for unit, image, source in run.units(plan, bar):
-            run.add(unit, image, source)
-        run.flush()
+    try:
+        with tqdm(
+            total=len(plan), desc="deca", unit="input", disable=quiet, leave=False, file=sys.stderr
+        ) as bar:
+            for unit, image, source in run.units(plan, bar):
+                run.add(unit, image, source)
+            run.flush()
+    except KeyboardInterrupt:
+        raise RunInterrupted(run.interrupted(len(plan))) from None  # save_face left no partial face
     summary.seconds = time.perf_counter() - start
     counts = f"{len(summary.outputs)} succeeded, {len(summary.failed)} failed, {len(summary.skipped)} skipped"
     demo = " (DEMO assets: not real reconstructions)" if summary.demo else ""

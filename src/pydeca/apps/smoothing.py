@@ -28,14 +28,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pydeca.errors import OptionError
+
 __all__ = [
     "CODE_SMOOTHING",
+    "MAX_STRENGTH",
     "MotionSmoother",
     "OneEuroFilter",
     "SmoothingConfig",
+    "check_strength",
     "lag_bound",
     "smooth_sequence",
 ]
+
+MAX_STRENGTH = 100.0
+"""Largest smoothing strength accepted: at 100 the lag bound is ≈ 318 frames (10 s at 30 fps)."""
+
+
+def check_strength(strength: float, option: str = "smoothing") -> float:
+    """The smoothing strength as a float, checked: finite, > 0 and ≤ :data:`MAX_STRENGTH`.
+
+    Raises:
+        OptionError: naming ``option`` and the valid range (0 would divide by zero, NaN would
+            silently disable the filter).
+    """
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 < value <= MAX_STRENGTH:
+        raise OptionError(
+            f"{option}: the strength must be a number > 0 and ≤ {MAX_STRENGTH:g}, got {strength!r}; "
+            "1 is the default, larger is smoother"
+        )
+    return value
 
 
 def _alpha(cutoff: np.ndarray | float, rate: float) -> np.ndarray | float:
@@ -58,6 +84,9 @@ class OneEuroFilter:
         beta: speed coefficient, Hz per (unit of x per second) (higher = less lag on fast motion).
         d_cutoff: cutoff of the speed estimate, Hz.
 
+    Raises:
+        OptionError: a parameter is NaN, infinite or out of range.
+
     Example:
         >>> f = OneEuroFilter(rate=30.0, min_cutoff=1.0)
         >>> [round(float(f(np.array([v]))[0]), 3) for v in (0.0, 1.0, 1.0)]
@@ -67,8 +96,9 @@ class OneEuroFilter:
     def __init__(
         self, rate: float, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0
     ) -> None:
-        if not rate > 0 or not min_cutoff > 0 or not d_cutoff > 0 or beta < 0:
-            raise ValueError(
+        values = (rate, min_cutoff, beta, d_cutoff)
+        if not all(math.isfinite(v) for v in values) or min(rate, min_cutoff, d_cutoff) <= 0 or beta < 0:
+            raise OptionError(
                 f"OneEuroFilter: need rate, min_cutoff, d_cutoff > 0 and beta >= 0, got rate={rate}, "
                 f"min_cutoff={min_cutoff}, beta={beta}, d_cutoff={d_cutoff}"
             )
@@ -143,7 +173,11 @@ class MotionSmoother:
 
     Args:
         rate: frames per second of the sequence, > 0.
-        strength: s > 0; larger = smoother and more lag (the lag bound scales with s).
+        strength: 0 < s ≤ :data:`MAX_STRENGTH`; larger = smoother and more lag (the lag bound
+            scales with s).
+
+    Raises:
+        OptionError: ``strength`` or ``rate`` out of range, NaN or infinite.
 
     Example:
         >>> smoother = MotionSmoother(30.0)
@@ -155,9 +189,10 @@ class MotionSmoother:
     GROUPS = ("pose", "exp", "cam")
 
     def __init__(self, rate: float, strength: float = 1.0) -> None:
-        if not strength > 0:
-            raise ValueError(f"strength: expected > 0, got {strength}")
-        self.rate, self.strength = float(rate), float(strength)
+        strength = check_strength(strength)
+        if not (math.isfinite(rate) and rate > 0):
+            raise OptionError(f"rate: expected frames per second > 0, got {rate!r}")
+        self.rate, self.strength = float(rate), strength
         self.filters = {}
         for key in self.GROUPS:
             cfg = CODE_SMOOTHING[key]

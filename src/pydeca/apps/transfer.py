@@ -23,13 +23,14 @@ import torch
 from torch import Tensor
 
 from pydeca.apps.outputs import OutputOptions, save_face
-from pydeca.apps.pipeline import FaceResult, load_model, prepare_faces, reconstruct_faces, say
+from pydeca.apps.pipeline import FaceResult, load_model, prepare_faces, reconstruct_faces, say, warn
 from pydeca.apps.reconstruct import RunSummary
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import get_detector
-from pydeca.errors import InputError, PydecaError
+from pydeca.errors import InputError, PydecaError, RunInterrupted
 from pydeca.io.images import list_inputs, load_image, save_image
-from pydeca.io.params import CODE_NAMES, load_codes, load_params
+from pydeca.io.output_names import prepare_output_dir, safe_stem, transfer_name
+from pydeca.io.params import check_codes, load_codes
 from pydeca.model import DECA, Reconstruction
 from pydeca.nets import Codes
 from pydeca.render.visualize import add_banner, panel_grid, to_uint8
@@ -39,11 +40,14 @@ __all__ = [
     "PARAM_SUFFIXES",
     "TransferOptions",
     "codes_from_params",
+    "expand_each",
     "expand_inputs",
     "face_from_params",
+    "failure_text",
     "load_expressions",
     "load_face",
     "render_panels",
+    "report_failures",
     "run_transfer",
     "transfer_codes",
     "transfer_expression",
@@ -73,6 +77,39 @@ class TransferOptions:
 
 
 # ---------------------------------------------------------------------------------------- inputs
+def _expand_one(item: str | Path) -> list[Path]:
+    """The image and parameter files one input stands for (InputError if none)."""
+    path = Path(item)
+    if path.suffix.lower() in PARAM_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"{path}: parameter file not found; check the path")
+        return [path]
+    if path.is_dir():
+        params = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".npz")
+        files = _images_or_none(path) + params
+        if not files:
+            raise InputError(f"{path}: folder holds no image or .npz parameter file")
+        return files
+    return list_inputs([item])
+
+
+def expand_each(inputs: Sequence[str | Path]) -> tuple[list[Path], dict[str, str]]:
+    """Expand inputs one by one, so a bad input fails alone.
+
+    Returns:
+        ``(files, failures)``: the image and parameter files in order (duplicates dropped), and
+        input as given → why it names no usable file.
+    """
+    found: list[Path] = []
+    failures: dict[str, str] = {}
+    for item in inputs:
+        try:
+            found += _expand_one(item)
+        except InputError as error:
+            failures[str(item)] = str(error)
+    return list(dict.fromkeys(found)), failures
+
+
 def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     """Files, folders and globs → image and parameter files, in order.
 
@@ -80,25 +117,12 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     by :func:`pydeca.io.images.list_inputs` (folders also contribute their ``.npz`` files).
 
     Raises:
-        InputError: a path does not exist or names no usable file.
+        InputError: a path does not exist or names no usable file (the first such input).
     """
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.suffix.lower() in PARAM_SUFFIXES:
-            if not path.is_file():
-                raise InputError(f"{path}: parameter file not found; check the path")
-            found.append(path)
-            continue
-        if path.is_dir():
-            params = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".npz")
-            files = _images_or_none(path) + params
-            if not files:
-                raise InputError(f"{path}: folder holds no image or .npz parameter file")
-            found += files
-            continue
-        found += list_inputs([item])
-    return list(dict.fromkeys(found))
+    found, failures = expand_each(inputs)
+    if failures:
+        raise InputError(next(iter(failures.values())))
+    return found
 
 
 def _images_or_none(folder: Path) -> list[Path]:
@@ -151,11 +175,15 @@ def face_from_params(model: DECA, path: str | Path) -> FaceResult:
     return FaceResult(path.stem, image, crop, np.eye(3, dtype=np.float64), rec, model)
 
 
-def codes_from_params(arrays: dict[str, np.ndarray]) -> Codes:
-    """B = 1 :class:`Codes` from a loaded parameter file (arrays without batch dimension)."""
-    return Codes.from_numpy(
-        {k: np.asarray(v, np.float32)[None] for k, v in arrays.items() if k in CODE_NAMES}
-    )
+def codes_from_params(arrays: dict[str, np.ndarray], source: str | Path = "parameters") -> Codes:
+    """B = 1 :class:`Codes` from a loaded parameter file (arrays without batch dimension).
+
+    Raises:
+        InputError: naming ``source`` and the key, for a missing code, a wrong shape, NaN/inf or a
+            value out of range (:func:`pydeca.io.params.check_codes`).
+    """
+    codes = check_codes(arrays, source)
+    return Codes.from_numpy({k: v.astype(np.float32)[None] for k, v in codes.items()})
 
 
 def load_face(model: DECA, path: str | Path, detector=None, texture: str = "extract") -> FaceResult:
@@ -196,12 +224,12 @@ def load_expressions(
     for path in paths:
         try:
             if path.suffix.lower() in PARAM_SUFFIXES:
-                items.append(codes_from_params(load_params(path)))
+                items.append(load_codes(path))
             else:
                 detector = detector if detector is not None else get_detector("auto")
                 items.append(prepare_faces(load_image(path), path.stem, detector, path)[0].crop)
         except (PydecaError, KeyError, ValueError, OSError) as exc:
-            failures[str(path)] = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            failures[str(path)] = failure_text(path, exc)
             continue
         names.append(path.stem)
     crops = [item for item in items if isinstance(item, Tensor)]
@@ -214,6 +242,18 @@ def load_expressions(
     codes = [item.to(model.device) if isinstance(item, Codes) else encoded.pop() for item in items]
     codes = [Codes(c.shape, c.tex, c.exp, c.pose, c.cam, c.light) for c in codes]  # detail unused
     return names, (Codes.cat(codes) if codes else None), failures
+
+
+def failure_text(path: str | Path, error: BaseException) -> str:
+    """One line for a failed input: the error's message, prefixed with the path unless it names it."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if str(path) in text else f"{path}: {text}"
+
+
+def report_failures(failures: dict[str, str]) -> None:
+    """Print every failed input on stderr, also with ``--quiet`` (quiet silences progress only)."""
+    for error in failures.values():
+        warn(f"deca: failed: {error}")
 
 
 # ---------------------------------------------------------------------------------------- core
@@ -336,17 +376,18 @@ def run_transfer(
     """
     options = options or TransferOptions()
     start = time.perf_counter()
-    out_dir = Path(output)
+    out_dir = prepare_output_dir(output)  # before the model: OutputError for a bad -o
     model = load_model(model, assets, device, quiet)
     summary = RunSummary(demo=model.is_demo)
     detector = None if options.detector is None else get_detector(options.detector)
     face = load_face(model, identity, detector, options.texture)
-    paths = expand_inputs(expressions)
-    if not paths:
+    paths, failures = expand_each(expressions)
+    if not paths and not failures:
         raise InputError("deca transfer: no expression input given; pass photos or .npz files")
-    names, codes, failures = load_expressions(model, paths, detector)
+    names, codes, load_failures = load_expressions(model, paths, detector)
+    failures.update(load_failures)
     summary.failed.update(failures)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    report_failures(failures)
     if codes is not None:
         rec = transfer_expression(model, face, codes)
         grids = transfer_grid(model, face, rec) if options.save_vis else [None] * len(names)
@@ -358,17 +399,26 @@ def run_transfer(
             save_params=options.save_params,
             render_orig=False,
         )
-        for i, (exp_name, grid) in enumerate(zip(names, grids, strict=True)):
-            name = f"{face.name}_to_{exp_name}"
-            written = []
-            if grid is not None:
-                written.append(str(save_image(out_dir / f"{name}.jpg", grid)))
-            if options.save_meshes or options.save_params:
-                result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i), model)
-                written += save_face(model, result, out_dir, files_options)
-            summary.outputs[name] = written
-    for label, error in failures.items():
-        say(quiet, f"deca: failed: {error if label in error else f'{label}: {error}'}")
+        try:
+            for i, (exp_name, grid) in enumerate(zip(names, grids, strict=True)):
+                name = transfer_name(safe_stem(face.name), safe_stem(exp_name))
+                written: list[str] = []
+                try:
+                    if grid is not None:
+                        written.append(str(save_image(out_dir / f"{name}.jpg", grid)))
+                    if options.save_meshes or options.save_params:
+                        result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i), model)
+                        written += save_face(model, result, out_dir, files_options)
+                except BaseException:
+                    for path in written:  # all-or-nothing per transferred face
+                        Path(path).unlink(missing_ok=True)
+                    raise
+                summary.outputs[name] = written
+        except KeyboardInterrupt:
+            raise RunInterrupted(
+                f"deca: interrupted: {len(summary.outputs)} of {len(names)} transferred -> {out_dir}; "
+                "the others were not written, run the command again"
+            ) from None
     summary.seconds = time.perf_counter() - start
     say(quiet, f"deca: {len(summary.outputs)} transferred, {len(summary.failed)} failed -> {out_dir}")
     return summary

@@ -24,11 +24,18 @@ Pipeline (streaming; memory does not grow with the clip length):
        with detail | coarse shape over the frame]``, each panel the input frame scaled to at most
        ``max_height`` rows; demo banner on demo assets; audio copied), ``OUT/<stem>_params.npz``
        (one row per frame, see :func:`run_video`) and optionally
-       ``OUT/<stem>_meshes/<stem>_frame<k>.obj`` (coarse mesh with the FLAME UV layout).
+       ``OUT/<stem>_meshes/<stem>_frame<k:06d>.obj`` (coarse mesh with the FLAME UV layout).
+    6. **Names and safety** (:mod:`pydeca.io.output_names`): ``<stem>`` is the video's safe stem; a
+       name another input owns in ``OUT`` (recorded in ``.deca-completed.jsonl``) gets ``_2``, ...
+       The outputs appear only when the whole video is done (the MP4 is written to a temporary file,
+       the meshes to a staging folder); a failure or Ctrl-C leaves none of them, and says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,19 +45,28 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from pydeca.apps.completion import CompletionLog, identity_of_file
 from pydeca.apps.memory import release_freed_memory
-from pydeca.apps.pipeline import load_model, say
-from pydeca.apps.smoothing import MotionSmoother
+from pydeca.apps.pipeline import load_model, say, warn
+from pydeca.apps.smoothing import MotionSmoother, check_strength
 from pydeca.apps.tracking import FaceTracker, TrackingOptions
-from pydeca.constants import CROP_SIZE
+from pydeca.constants import CROP_SIZE, MIN_PANEL_HEIGHT
 from pydeca.detect import FaceDetector, get_detector
 from pydeca.detect.crop import uncrop_points, warp_crop
-from pydeca.errors import InputError, NoFaceError
+from pydeca.errors import InputError, NoFaceError, OptionError, RunInterrupted
 from pydeca.geometry.camera import crop_to_image_ndc, ndc_to_pixels, weak_perspective_project
 from pydeca.geometry.normals import vertex_normals
 from pydeca.io.atomic import atomic_write
 from pydeca.io.images import is_video
 from pydeca.io.mesh import write_obj
+from pydeca.io.output_names import (
+    claim_names,
+    frame_name,
+    prepare_output_dir,
+    safe_stem,
+    staging_dir,
+    video_files,
+)
 from pydeca.io.video import iter_video_frames, video_info
 from pydeca.io.video_writer import VideoWriter
 from pydeca.model import DECA
@@ -251,6 +267,30 @@ class _Params:
 
 
 # ---------------------------------------------------------------------- the app
+def _write_rest(job: _VideoJob, out_dir: Path, rate: float) -> None:
+    """After the MP4: the parameter file, then the meshes folder moved into place."""
+    summary = job.summary
+    params_path = out_dir / job.files["params"]
+    ident = {k: v[0] for k, v in job.identity.to_numpy().items() if k in ("shape", "tex", "detail")}
+    demo = np.bool_(job.model.is_demo)
+    job.params.save(params_path, ident, {"fps": np.float64(rate), "is_demo": demo})
+    summary.outputs.append(str(params_path))
+    if job.opt["save_meshes"] and summary.tracked:
+        if os.path.lexists(job.mesh_dir):
+            shutil.rmtree(job.mesh_dir)  # this video's own meshes of an earlier run
+        os.rename(job.mesh_stage, job.mesh_dir)
+        summary.outputs.append(str(job.mesh_dir))
+
+
+def _discard(job: _VideoJob) -> None:
+    """Remove what a failed or interrupted video wrote: staged meshes, a finished MP4 or parameters."""
+    shutil.rmtree(job.mesh_stage, ignore_errors=True)
+    for written in job.summary.outputs:
+        with contextlib.suppress(OSError):
+            Path(written).unlink()
+    job.summary.outputs.clear()
+
+
 def _nan_row() -> dict[str, np.ndarray]:
     """Parameter row values of an untracked frame."""
     shapes = {"exp": 50, "pose": 6, "cam": 3, "light": (9, 3), "tform": (3, 3)}
@@ -278,8 +318,11 @@ class _Frame:
 class _VideoJob:
     """State of one :func:`run_video` call: tracker, identity, smoother, writer, parameter rows."""
 
-    def __init__(self, model: DECA, path: Path, out_dir: Path, rate: float, options: dict) -> None:
-        self.model, self.path, self.opt = model, path, options
+    def __init__(
+        self, model: DECA, path: Path, out_dir: Path, rate: float, options: dict, *, name: str
+    ) -> None:
+        self.model, self.path, self.opt, self.name = model, path, options, name
+        self.files = video_files(name)
         self.tracker = FaceTracker(options["detector"], options["tracking"])
         self.smoother = MotionSmoother(rate, options["smoothing"])
         self.params = _Params()
@@ -289,10 +332,12 @@ class _VideoJob:
         """Warm-up crops waiting for E_detail (which needs no tracking, so it runs batched)."""
         self.identity: Codes | None = None
         self.pending: list[_Frame] = []
-        self.mesh_dir = out_dir / f"{path.stem}_meshes"
+        self.mesh_dir = out_dir / self.files["meshes"]
+        self.mesh_stage = staging_dir(out_dir, self.files["meshes"])
+        """Meshes are written here and renamed to ``mesh_dir`` once the whole video is done."""
         self.panel_hw: tuple[int, int] | None = None
         self.summary = VideoSummary(str(path), fps=rate, demo=model.is_demo)
-        self.writer = VideoWriter(out_dir / f"{path.stem}_deca.mp4", rate, audio_from=path)
+        self.writer = VideoWriter(out_dir / self.files["video"], rate, audio_from=path)
 
     # ------------------------------------------------------------------ track + encode, per frame
     def process(self, index: int, image: np.ndarray) -> None:
@@ -450,10 +495,10 @@ class _VideoJob:
             j += 1
 
     def _write_mesh(self, index: int, vertices: torch.Tensor) -> None:
-        """``<stem>_frame<k>.obj``: the coarse mesh with the FLAME UV layout (as ``deca reconstruct``)."""
+        """``<name>_frame<index:06d>.obj``: coarse mesh with the FLAME UV layout (as ``deca reconstruct``)."""
         topo = self.model.topology
         write_obj(
-            self.mesh_dir / f"{self.path.stem}_frame{index:06d}.obj",
+            self.mesh_stage / f"{frame_name(self.name, index)}.obj",
             vertices,
             topo.faces,
             uvcoords=topo.uvcoords,
@@ -546,16 +591,20 @@ def run_video(
     path = Path(video)
     if not is_video(path):
         raise InputError(f"{path}: not a video file (expected .mp4, .mov, .avi, .mkv or .webm); pass a video")
-    if int(every) < 1 or int(batch_size) < 1 or int(identity_frames) < 1 or not smoothing > 0:
-        raise ValueError("every, batch_size and identity_frames must be >= 1 and smoothing > 0")
-    if int(max_height) < 2:
-        raise ValueError(f"max_height: expected >= 2 pixels, got {max_height}")
+    for option, value in (("every", every), ("batch_size", batch_size), ("identity_frames", identity_frames)):
+        if int(value) < 1:
+            raise OptionError(f"{option}: expected a whole number >= 1, got {value!r}")
+    smoothing = check_strength(smoothing)
+    if int(max_height) < MIN_PANEL_HEIGHT:
+        raise OptionError(f"max_height: expected >= {MIN_PANEL_HEIGHT} pixels, got {max_height!r}")
     info = video_info(path)
     if info["frames"] == 0:
         raise InputError(f"{path}: has no frames (its video stream holds no picture); re-export it")
     rate = (info["fps"] or 25.0) / every
-    out_dir = Path(output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_dir(output)
+    log = CompletionLog(out_dir)
+    identity = identity_of_file(path)
+    (name,) = claim_names([safe_stem(path.stem)], [identity.owner], log.owner_of, log.previous_name)
     model = load_model(model, assets, device, quiet)
     options = {
         "detector": get_detector(detector) if isinstance(detector, str) else detector,
@@ -567,10 +616,9 @@ def run_video(
         "max_height": int(max_height),
         "save_meshes": save_meshes,
     }
-    job = _VideoJob(model, path, out_dir, rate, options)
-    progress = tqdm(
-        total=info["frames"] // every, desc="deca video", unit="frame", disable=quiet, leave=False
-    )
+    job = _VideoJob(model, path, out_dir, rate, options, name=name)
+    total = info["frames"] // every
+    progress = tqdm(total=total, desc="deca video", unit="frame", disable=quiet, leave=False)
     try:
         for count, (index, image) in enumerate(iter_video_frames(path, every=every), start=1):
             job.process(index, image)
@@ -578,18 +626,23 @@ def run_video(
             if count % _TRIM_EVERY == 0:
                 release_freed_memory()  # keeps the resident memory flat over long clips
         job.finish()
-    except BaseException:
+        _write_rest(job, out_dir, rate)
+    except BaseException as error:
         job.writer.abort()
+        _discard(job)
+        if isinstance(error, KeyboardInterrupt):
+            raise RunInterrupted(
+                f"deca: interrupted at frame {progress.n} of {total} of {path}: no partial output left "
+                f"in {out_dir} (a video's outputs are kept only once it is complete); run it again"
+            ) from None
         raise
     finally:
         progress.close()
     summary = job.summary
-    params_path = out_dir / f"{path.stem}_params.npz"
-    ident = {k: v[0] for k, v in job.identity.to_numpy().items() if k in ("shape", "tex", "detail")}
-    job.params.save(params_path, ident, {"fps": np.float64(rate), "is_demo": np.bool_(model.is_demo)})
-    summary.outputs.append(str(params_path))
-    if save_meshes and summary.tracked:
-        summary.outputs.append(str(job.mesh_dir))
+    try:
+        log.mark(identity, name, summary.outputs[:2])
+    except OSError as error:
+        warn(f"deca: warning: cannot update {log.path} ({error})")
     summary.seconds = time.perf_counter() - start
     message = f"{summary.frames} frames ({summary.tracked} with a face) in {summary.seconds:.1f} s"
     say(quiet, f"deca: {message} -> {summary.outputs[0]}")

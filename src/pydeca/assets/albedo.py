@@ -14,13 +14,19 @@ Both have row 0 = v = 1. DECA computes the R = 512 albedo then resizes it to 256
 linear per texel, resampling the mean and each component once here gives identical albedo maps.
 Only the first ``num_components`` basis columns are read, streaming through the file, so the real
 1.2 GB float64 basis never sits in memory whole. The result is cached as a plain ``.npz`` in the
-cache directory (keyed by the source file's path, size and modification time and the options), so
-later loads read ~40 MB instead of converting again (0.5 s for the demo pack, seconds for BFM).
+cache directory, so later loads read ~40 MB instead of converting again (0.5 s for the demo pack,
+seconds for BFM). The cache is keyed by the source file's *content* (SHA-256, computed once per file
+version and remembered in ``albedo_index.json`` by path, size and mtime), so copies of one file at
+several paths share one entry, and it is bounded: only the :data:`CACHE_KEEP` most recently used
+conversions are kept. The result is validated (finite, consistent shapes) from either source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -29,14 +35,22 @@ from typing import IO
 import numpy as np
 
 from pydeca.assets.data import AlbedoBasis
-from pydeca.assets.paths import default_cache_dir, write_cache_file
-from pydeca.errors import AssetFormatError, AssetNotFoundError
+from pydeca.assets.npz import read_npz_arrays
+from pydeca.assets.paths import default_cache_dir, reading_asset, write_cache_file
+from pydeca.assets.validate import validate_albedo
+from pydeca.errors import AssetFormatError, AssetNotFoundError, PydecaError
 
-__all__ = ["load_albedo_basis", "resample_uv"]
+__all__ = ["CACHE_KEEP", "load_albedo_basis", "resample_uv"]
 
 _FORMATS = {"BFM": ("MU", "PC", 1.0), "FLAME": ("mean", "tex_dir", 1.0 / 255.0)}
 _CHUNK_BYTES = 1 << 25
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
+CACHE_KEEP = 2
+"""Converted albedo models kept in the cache directory (least recently used ones are deleted)."""
+_INDEX_FILE = "albedo_index.json"
+_INDEX_KEEP = 64
+_DIGESTS: dict[str, str] = {}
+"""This process's memo: ``path|size|mtime_ns`` → content SHA-256."""
 
 
 def _read_header(fh: IO[bytes], source: str, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -53,6 +67,15 @@ def _read_header(fh: IO[bytes], source: str, key: str) -> tuple[tuple[int, ...],
     return shape, fortran, dtype
 
 
+def _check_member_claim(nbytes: int, info: zipfile.ZipInfo, source: str, key: str) -> None:
+    """Refuse a header claiming more bytes than the member holds, before reading or allocating."""
+    if nbytes > info.file_size:
+        raise AssetFormatError(
+            f"{source}: entry {key!r} claims {nbytes:,} bytes but holds {info.file_size:,}; the file "
+            "is truncated or corrupt, create or download it again"
+        )
+
+
 def _read_exact(fh: IO[bytes], nbytes: int, source: str, key: str) -> bytes:
     data = fh.read(nbytes)
     if len(data) != nbytes:
@@ -64,7 +87,8 @@ def _read_mean(zf: zipfile.ZipFile, member: str, source: str, key: str) -> np.nd
     """The whole mean array, flattened in the (R, R, 3) row-major texel order."""
     with zf.open(member) as fh:
         shape, fortran, dtype = _read_header(fh, source, key)
-        count = int(np.prod(shape))
+        count = int(np.prod(shape, dtype=object))
+        _check_member_claim(count * dtype.itemsize, zf.getinfo(member), source, key)
         flat = np.frombuffer(_read_exact(fh, count * dtype.itemsize, source, key), dtype)
     array = flat.reshape(shape, order="F" if fortran else "C")
     return np.ascontiguousarray(array, np.float64).reshape(-1)
@@ -81,7 +105,8 @@ def _read_basis_columns(
         lead, total = tuple(shape[:-1]), int(shape[-1])
         if num > total:
             raise AssetFormatError(f"{source}: {key!r} has {total} components, {num} requested")
-        n = int(np.prod(lead))
+        n = int(np.prod(lead, dtype=object))
+        _check_member_claim(n * total * dtype.itemsize, zf.getinfo(member), source, key)
         if fortran:  # component k is the contiguous block k, in column-major texel order
             block = np.frombuffer(_read_exact(fh, num * n * dtype.itemsize, source, key), dtype)
             block = block.reshape((num, *lead[::-1])).transpose(0, *range(len(lead), 0, -1))
@@ -136,20 +161,65 @@ def resample_uv(images: np.ndarray, size: int, interpolation: str = "nearest") -
     return np.einsum("ir,...rc,jc->...ij", m, images.astype(np.float32), m, optimize=True)
 
 
-def _cache_file(path: Path, cache_dir: Path, size: int, num_components: int, interpolation: str) -> Path:
-    """``albedo_<key>.npz``; the key changes with the file (path, size, mtime) and the options."""
+def _content_digest(path: Path, cache_dir: Path) -> str:
+    """SHA-256 of ``path``'s content; hashed once per (path, size, mtime), then remembered."""
     stat = path.stat()
-    text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size}|{num_components}|{interpolation}"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    index = _read_index(cache_dir)
+    digest = index.get(key)
+    if not isinstance(digest, str):
+        sha = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                sha.update(block)
+        digest = sha.hexdigest()
+        index = {k: v for k, v in index.items() if k != key}
+        index[key] = digest
+        text = json.dumps(dict(list(index.items())[-_INDEX_KEEP:]), indent=0)
+        write_cache_file(cache_dir / _INDEX_FILE, lambda fh: fh.write(text.encode("utf-8")))
+    _DIGESTS[key] = digest
+    return digest
+
+
+def _read_index(cache_dir: Path) -> dict[str, str]:
+    try:
+        index = json.loads((cache_dir / _INDEX_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in index.items() if isinstance(v, str)} if isinstance(index, dict) else {}
+
+
+def _cache_file(digest: str, cache_dir: Path, size: int, num_components: int, interpolation: str) -> Path:
+    """``albedo_<key>_v2.npz``; the key changes with the file's content and the options."""
+    text = f"{digest}|{size}|{num_components}|{interpolation}"
     return cache_dir / f"albedo_{hashlib.sha256(text.encode()).hexdigest()[:16]}_v{_CACHE_VERSION}.npz"
+
+
+def _prune_cache(cache_dir: Path, keep: int = CACHE_KEEP) -> None:
+    """Delete all but the ``keep`` most recently used ``albedo_*.npz`` files (older versions too)."""
+    entries = []
+    for file in cache_dir.glob("albedo_*.npz"):
+        try:
+            entries.append((file.stat().st_mtime_ns, file))
+        except OSError:
+            continue
+    for _mtime, file in sorted(entries, reverse=True)[keep:]:
+        file.unlink(missing_ok=True)
 
 
 def _read_cached(cache_file: Path) -> AlbedoBasis | None:
     try:
-        with np.load(cache_file, allow_pickle=False) as npz:
-            return AlbedoBasis(mean=npz["mean"], basis=npz["basis"], source=str(npz["source"]))
-    except (OSError, KeyError, ValueError) as exc:
-        warnings.warn(f"ignoring unreadable albedo cache {cache_file} ({exc})", stacklevel=3)
+        arrays = read_npz_arrays(cache_file, ["mean", "basis", "source"])
+        albedo = AlbedoBasis(mean=arrays["mean"], basis=arrays["basis"], source=str(arrays["source"]))
+        validate_albedo(albedo, str(cache_file))
+    except Exception as exc:  # a cache is ours to rebuild: any defect means "rebuild"
+        warnings.warn(f"albedo cache {cache_file} is corrupt ({exc}); rebuilding it", stacklevel=3)
         return None
+    with contextlib.suppress(OSError):
+        os.utime(cache_file)  # marks it recently used for _prune_cache
+    return albedo
 
 
 def load_albedo_basis(
@@ -176,27 +246,41 @@ def load_albedo_basis(
 
     Raises:
         AssetNotFoundError: the file does not exist.
-        AssetFormatError: unknown keys, non-square layout, or too few components.
+        AssetFormatError: unknown keys, non-square layout, too few components, sizes beyond the
+            data, NaN/inf values, or ``path`` is a folder.
+        AssetError: the file cannot be read (permission denied, an I/O error).
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise AssetFormatError(
+            f"albedo model path {path} is a folder: pass the .npz file, or remove the folder"
+        )
     if not path.is_file():
         raise AssetNotFoundError(
             f"albedo model not found: {path}. Create FLAME_albedo_from_BFM.npz with the BFM_to_FLAME "
             "tool (Basel Face Model 2017 licence) or download FLAME_texture.npz from the FLAME "
             "website, and put it in the asset directory (see `deca fetch`)."
         )
-    cache_file = _cache_file(
-        path,
-        Path(cache_dir) if cache_dir is not None else default_cache_dir(),
-        size,
-        num_components,
-        interpolation,
-    )
-    if cache_file.is_file() and (cached := _read_cached(cache_file)) is not None:
-        return cached
-    albedo = _convert(path, size, num_components, interpolation)
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    with reading_asset(path):
+        cache_file = _cache_file(
+            _content_digest(path, directory), directory, size, num_components, interpolation
+        )
+        if cache_file.is_file() and (cached := _read_cached(cache_file)) is not None:
+            return cached
+        try:
+            albedo = _convert(path, size, num_components, interpolation)
+        except (PydecaError, OSError):
+            raise
+        except Exception as exc:  # whatever the bytes, a PydecaError naming the file
+            raise AssetFormatError(
+                f"{path}: not a readable albedo model ({type(exc).__name__}: {str(exc)[:200]}); "
+                "create or download it again"
+            ) from exc
+    validate_albedo(albedo, str(path))
     arrays = {"mean": albedo.mean, "basis": albedo.basis, "source": np.array(albedo.source)}
-    write_cache_file(cache_file, lambda fh: np.savez(fh, **arrays))
+    if write_cache_file(cache_file, lambda fh: np.savez(fh, **arrays)):
+        _prune_cache(directory)
     return albedo
 
 
@@ -205,7 +289,7 @@ def _convert(path: Path, size: int, num_components: int, interpolation: str) -> 
     source = str(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except zipfile.BadZipFile as exc:
         raise AssetFormatError(f"{source}: not an .npz archive ({exc})") from exc
     with zf:
         members = {name.removesuffix(".npy"): name for name in zf.namelist()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,22 +27,39 @@ from .data import AlbedoBasis, FlameModelData, LandmarkEmbedding, TemplateMesh
 from .demo_pack import ensure_demo_pack
 from .embedding import load_landmark_embedding
 from .flame_model import load_flame_model
-from .paths import ASSET_FILES, HOW_TO_GET, REQUIRED_ASSETS, find_asset, resolve_asset_dir, write_cache_file
+from .paths import (
+    ASSET_FILES,
+    HOW_TO_GET,
+    REQUIRED_ASSETS,
+    SEARCH_SUBDIRS,
+    find_asset,
+    reading_asset,
+    resolve_asset_dir,
+    write_cache_file,
+)
 from .synthetic_checkpoint import deterministic_checkpoint
 from .template import load_template_mesh
 from .uv_maps import load_fixed_displacement, load_uv_mask
 
 __all__ = [
+    "ALBEDO_ASSETS",
     "DEMO_CHECKPOINT_SEED_PREFIX",
     "AssetBundle",
     "find_asset",
     "load_assets",
     "missing_assets",
     "missing_assets_message",
+    "report_missing_albedo",
 ]
 
 DEMO_CHECKPOINT_SEED_PREFIX = "pydeca-demo/"
 """Seed prefix of the demo pack's in-memory checkpoint (fixtures README §2 rule, other seeds)."""
+
+ALBEDO_ASSETS = ("albedo_bfm", "albedo_flame")
+"""The optional albedo models, in the order they are looked for."""
+
+_albedo_absence_reported = False
+"""Whether this process has said that no albedo model was found (it is said once)."""
 
 
 @dataclass
@@ -108,7 +126,46 @@ def _is_demo_dir(asset_dir: Path) -> bool:
     marker = asset_dir / ASSET_FILES["demo_marker"]
     if not marker.is_file():
         return False
-    return bool(json.loads(marker.read_text(encoding="utf-8")).get("pydeca_demo", False))
+    try:
+        document = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and bool(document.get("pydeca_demo", False))
+
+
+def report_missing_albedo(asset_dir: Path) -> bool:
+    """Warn, once per process, that no albedo model is in ``asset_dir``; say where we looked.
+
+    Returns:
+        Whether the warning was issued now (False after the first time).
+    """
+    global _albedo_absence_reported  # noqa: PLW0603 - a once-per-process flag
+    if _albedo_absence_reported:
+        return False
+    _albedo_absence_reported = True
+    names = " or ".join(ASSET_FILES[name] for name in ALBEDO_ASSETS)
+    folders = ", ".join(f"{sub}/" if sub else "the folder itself" for sub in SEARCH_SUBDIRS)
+    warnings.warn(
+        f"no albedo model ({names}) in {asset_dir} (looked in {folders}): reconstructions have no "
+        f"albedo texture, so texture renders and textured meshes are unavailable; to add one: "
+        f"{HOW_TO_GET['albedo_bfm']}",
+        stacklevel=3,
+    )
+    return True
+
+
+def _load_albedo(
+    asset_dir: Path, cache_dir: str | Path | None, sources: dict[str, str]
+) -> AlbedoBasis | None:
+    for name in ALBEDO_ASSETS:
+        path = find_asset(asset_dir, name)
+        if path is not None:
+            with reading_asset(path):
+                albedo = load_albedo_basis(path, cache_dir=cache_dir)
+            sources["albedo"] = str(path)
+            return albedo
+    report_missing_albedo(asset_dir)
+    return None
 
 
 def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | None = None) -> AssetBundle:
@@ -139,20 +196,19 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
     paths = {name: path for name in REQUIRED_ASSETS if (path := find_asset(asset_dir, name)) is not None}
     sources = {name: str(path) for name, path in paths.items()}
 
-    flame = load_flame_model(paths["flame_model"], cache_dir=cache_dir)
-    embedding = load_landmark_embedding(paths["landmark_embedding"])
-    template = load_template_mesh(paths["head_template"])
-    face_eye_mask = load_uv_mask(paths["face_eye_mask"])
-    face_mask = load_uv_mask(paths["face_mask"])
-    fixed_displacement = load_fixed_displacement(paths["fixed_displacement"])
-
-    albedo = None
-    for name in ("albedo_bfm", "albedo_flame"):
-        path = find_asset(asset_dir, name)
-        if path is not None:
-            albedo = load_albedo_basis(path, cache_dir=cache_dir)
-            sources["albedo"] = str(path)
-            break
+    with reading_asset(paths["flame_model"]):
+        flame = load_flame_model(paths["flame_model"], cache_dir=cache_dir)
+    with reading_asset(paths["landmark_embedding"]):
+        embedding = load_landmark_embedding(paths["landmark_embedding"], num_faces=flame.faces.shape[0])
+    with reading_asset(paths["head_template"]):
+        template = load_template_mesh(paths["head_template"])
+    with reading_asset(paths["face_eye_mask"]):
+        face_eye_mask = load_uv_mask(paths["face_eye_mask"])
+    with reading_asset(paths["face_mask"]):
+        face_mask = load_uv_mask(paths["face_mask"])
+    with reading_asset(paths["fixed_displacement"]):
+        fixed_displacement = load_fixed_displacement(paths["fixed_displacement"])
+    albedo = _load_albedo(asset_dir, cache_dir, sources)
 
     checkpoint_path = paths.get("checkpoint")
     if checkpoint_path is None:  # only a demo pack gets here without one (see missing_assets)
@@ -161,7 +217,8 @@ def load_assets(assets: str | Path | None = None, *, cache_dir: str | Path | Non
         # Drawing 53 M normals takes ~0.8 s; later runs load the file like real weights (~0.1 s).
         write_cache_file(asset_dir / ASSET_FILES["checkpoint"], lambda fh: torch.save(checkpoint, fh))
     else:
-        checkpoint = load_checkpoint(checkpoint_path)
+        with reading_asset(checkpoint_path):
+            checkpoint = load_checkpoint(checkpoint_path)
     return AssetBundle(
         asset_dir=asset_dir,
         flame=flame,

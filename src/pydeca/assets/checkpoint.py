@@ -7,10 +7,17 @@ real downloads gets its own message: a missing file, a web page saved instead of
 (Google Drive's virus-scan or quota page), a truncated download, a file of another kind.
 ``load_networks(networks, state)`` then copies the weights into the modules of
 :func:`pydeca.nets.build_networks`, reporting every missing, unexpected or mis-shaped key at once.
+
+Parsing is bounded: before ``torch.load`` runs, the pickle inside the file is scanned
+(:func:`~pydeca.assets.pickle_bounds.check_pickle_bounds`: nesting depth, length prefixes), and any
+exception ``torch.load`` raises on a crafted file (RecursionError, MemoryError, OverflowError, ...)
+becomes a :class:`~pydeca.errors.CheckpointError` naming the file: whatever the bytes, the loader
+returns or raises a :class:`~pydeca.errors.PydecaError`.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
@@ -21,7 +28,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from pydeca.errors import AssetNotFoundError, CheckpointError
+from pydeca.errors import AssetFormatError, AssetNotFoundError, CheckpointError, PydecaError
+
+from .paths import reading_asset
+from .pickle_bounds import check_pickle_bounds
 
 __all__ = ["REQUIRED_MODULES", "load_checkpoint", "load_networks"]
 
@@ -36,6 +46,10 @@ _REDOWNLOAD = (
 _EXPECTED_SIZE = "the released file holds 53.5 M float32 numbers, about 214 MB or more"
 _SNIFF_BYTES = 512
 _LIST_LIMIT = 20
+_PICKLE_SCAN_BYTES = 64 << 20
+"""Most bytes of pickle read for the bound scan (DECA's state-dict pickle is ~50 kB)."""
+_LEGACY_PICKLES = 5
+"""Pickles at the start of a legacy torch.save file: magic, protocol, sys info, object, keys."""
 """Keys listed per category and module in a mismatch report before summarising the rest."""
 
 
@@ -72,9 +86,25 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, dict[str, Tensor]
     Raises:
         AssetNotFoundError: the file does not exist (the message gives the fetch command).
         CheckpointError: the file is a web page, truncated or corrupt, not a PyTorch file, holds
-            objects ``weights_only`` loading refuses, or lacks one of the three state dicts.
+            objects ``weights_only`` loading refuses, is crafted (nesting, absurd sizes), or lacks
+            one of the three state dicts.
+        AssetError: the file cannot be read (permission denied, an I/O error).
     """
     path = Path(path).expanduser()
+    try:
+        with reading_asset(path):
+            return _load_checkpoint(path)
+    except PydecaError:
+        raise
+    except Exception as exc:  # any byte string must end in a PydecaError, never another type
+        raise CheckpointError(
+            f"{path} cannot be loaded as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"it is corrupt or not DECA's deca_model.tar. To fix: {_REDOWNLOAD}"
+        ) from exc
+
+
+def _load_checkpoint(path: Path) -> dict[str, dict[str, Tensor]]:
+    """:func:`load_checkpoint` once ``path`` is expanded; unexpected exceptions propagate."""
     if path.is_dir():
         raise AssetNotFoundError(
             f"DECA checkpoint path {path} is a directory; pass the file deca_model.tar inside it, "
@@ -105,6 +135,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, dict[str, Tensor]
             f"deca_model.tar; to get it: {_FETCH_HINT}"
         )
     try:
+        _check_bounds(path, kind, size)
+    except AssetFormatError as err:
+        raise CheckpointError(f"{err}. To fix: {_REDOWNLOAD}") from err
+    try:
         # mmap: a zip checkpoint is read lazily, page by page, as load_state_dict copies it.
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=kind == "zip")
     except pickle.UnpicklingError as exc:
@@ -117,7 +151,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, dict[str, Tensor]
                 f"deca_model.tar, or re-save the three state dicts as plain tensors"
             ) from exc
         raise truncated from exc
-    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError) as exc:
         if kind == "zip" and not _is_torch_zip(path):
             raise CheckpointError(
                 f"{path} is a zip archive but not a torch.save file (it holds {_zip_names(path)[:5]}); "
@@ -125,6 +159,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, dict[str, Tensor]
             ) from exc
         raise truncated from exc
     return _select_modules(obj, path)
+
+
+def _check_bounds(path: Path, kind: str, size: int) -> None:
+    """Scan the pickle(s) of a torch.save file before ``torch.load`` builds anything.
+
+    Raises:
+        AssetFormatError: a pickle nests too deep, has a length prefix past its end or is garbage.
+    """
+    if kind == "zip":
+        with zipfile.ZipFile(path) as archive:
+            member = next((i for i in archive.infolist() if i.filename.endswith("data.pkl")), None)
+            if member is None:
+                return  # torch.load reports the layout (see _is_torch_zip)
+            if member.file_size > min(_PICKLE_SCAN_BYTES, 4 * size):
+                raise AssetFormatError(f"{path}: its data.pkl claims {member.file_size:,} bytes")
+            stream, count = io.BytesIO(archive.read(member)), 1
+    elif kind == "pickle":
+        with path.open("rb") as fh:
+            stream, count = io.BytesIO(fh.read(_PICKLE_SCAN_BYTES)), _LEGACY_PICKLES
+    else:
+        return
+    for _ in range(count):
+        check_pickle_bounds(stream, str(path))
 
 
 def _zip_names(path: Path) -> list[str]:
@@ -175,6 +232,20 @@ def _strip_wrapper_prefix(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return dict(state)
 
 
+def _conform(given: dict[str, Tensor], expected: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Fill absent ``num_batches_tracked`` counters with 0 and view (1,)-shaped 0-d entries as ().
+
+    Exactly what ``torch.nn.Module._load_from_state_dict`` tolerates for a 0-d parameter or buffer:
+    a 1-D input of one element. Nothing else is reshaped.
+    """
+    for key, value in expected.items():
+        if key.endswith("num_batches_tracked") and key not in given:
+            given[key] = torch.zeros_like(value, device="cpu")
+        elif key in given and value.ndim == 0 and tuple(given[key].shape) == (1,):
+            given[key] = given[key].reshape(())
+    return given
+
+
 def _listing(label: str, items: list[str]) -> str:
     shown = ", ".join(items[:_LIST_LIMIT])
     more = f", … and {len(items) - _LIST_LIMIT} more" if len(items) > _LIST_LIMIT else ""
@@ -188,7 +259,9 @@ def load_networks(
 
     Every key of each module's ``state_dict()`` must be present with the same shape, and no other
     key may be; only absent ``num_batches_tracked`` counters are tolerated (set to 0; whether the
-    released file has them is unverified, reference §1.9). A ``module.``/``_orig_mod.`` prefix on
+    released file has them is unverified, reference §1.9). A 0-d entry (``num_batches_tracked``)
+    stored with shape (1,) is accepted as PyTorch's own ``load_state_dict`` accepts it; any other
+    shape, (2,) included, is a mismatch. A ``module.``/``_orig_mod.`` prefix on
     all keys of a module is stripped. Values are cast to each parameter's dtype and device.
 
     Args:
@@ -210,11 +283,8 @@ def load_networks(
         if name not in state:
             problems.append(f"{name}: missing from the checkpoint (it has {sorted(state)})")
             continue
-        given = _strip_wrapper_prefix(state[name])
         expected = module.state_dict()
-        for key, value in expected.items():
-            if key.endswith("num_batches_tracked") and key not in given:
-                given[key] = torch.zeros_like(value, device="cpu")
+        given = _conform(_strip_wrapper_prefix(state[name]), expected)
         missing = [k for k in expected if k not in given]
         unexpected = [k for k in given if k not in expected]
         mismatched = [

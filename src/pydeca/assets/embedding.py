@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from pydeca.assets.data import LandmarkEmbedding
+from pydeca.assets.paths import reading_asset
 from pydeca.assets.safe_pickle import safe_load
+from pydeca.assets.validate import validate_landmark_embedding
 from pydeca.errors import AssetFormatError, AssetNotFoundError
 
 __all__ = ["load_landmark_embedding", "save_landmark_embedding"]
@@ -35,11 +37,12 @@ def _fail(source: str, message: str) -> AssetFormatError:
     return AssetFormatError(f"{source}: {message}; this is not a DECA landmark_embedding.npy")
 
 
-def load_landmark_embedding(path: str | Path) -> LandmarkEmbedding:
+def load_landmark_embedding(path: str | Path, *, num_faces: int | None = None) -> LandmarkEmbedding:
     """Load the landmark embedding: triangle ids and barycentrics of the 68 landmarks.
 
     Args:
         path: ``landmark_embedding.npy``.
+        num_faces: triangles of the FLAME mesh; when given, every triangle id must be below it.
 
     Returns:
         :class:`LandmarkEmbedding` with static (51,) / (51, 3), dynamic (79, 17) / (79, 17, 3) and
@@ -48,17 +51,20 @@ def load_landmark_embedding(path: str | Path) -> LandmarkEmbedding:
 
     Raises:
         AssetNotFoundError: the file does not exist.
-        AssetFormatError: keys or shapes differ from the format above.
+        AssetFormatError: keys or shapes differ from the format above, ids are out of range,
+            barycentrics are not finite, or ``path`` is a folder.
         UnsafePickleError: the file's pickle names globals outside the allow-list.
+        AssetError: the file cannot be read (permission denied, an I/O error).
     """
     path = Path(path).expanduser()
-    if not path.is_file():
+    if not path.exists():
         raise AssetNotFoundError(
             f"landmark embedding not found: {path}. Run `deca fetch data` to get "
             "landmark_embedding.npy (a DECA public data file) or pass the right asset directory."
         )
     source = str(path)
-    obj: Any = safe_load(path)
+    with reading_asset(path):
+        obj: Any = safe_load(path)
     if isinstance(obj, np.ndarray) and obj.dtype.hasobject and obj.shape == ():
         obj = obj.item()
     if not isinstance(obj, dict):
@@ -85,12 +91,17 @@ def load_landmark_embedding(path: str | Path) -> LandmarkEmbedding:
     for field, shape in expected.items():
         if values[field].shape != shape or -1 in shape:
             raise _fail(source, f"{_KEYS[field]!r} has shape {values[field].shape}")
-    return LandmarkEmbedding(
+    for field, value in values.items():
+        if value.dtype.kind not in ("iu" if field.endswith("faces") else "biuf"):
+            raise _fail(source, f"{_KEYS[field]!r} has dtype {value.dtype}")
+    emb = LandmarkEmbedding(
         **{
             field: value.astype(np.int64) if field.endswith("faces") else value.astype(np.float32)
             for field, value in values.items()
         }
     )
+    validate_landmark_embedding(emb, source, num_faces)
+    return emb
 
 
 def save_landmark_embedding(path: str | Path, emb: LandmarkEmbedding, *, torch_tensors: bool = True) -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 import platformdirs
+
+from pydeca.errors import AssetError, AssetFormatError, PydecaError
 
 __all__ = [
     "ALTERNATIVE_LOCATIONS",
@@ -22,9 +25,13 @@ __all__ = [
     "HOW_TO_GET",
     "MANIFEST_FILE",
     "REQUIRED_ASSETS",
+    "SEARCH_SUBDIRS",
+    "asset_candidates",
     "asset_path",
+    "asset_read_error",
     "default_cache_dir",
     "find_asset",
+    "reading_asset",
     "resolve_asset_dir",
     "write_cache_file",
 ]
@@ -44,8 +51,16 @@ ASSET_FILES: dict[str, str] = {
 }
 """Logical asset name → DECA's file name inside the asset directory."""
 
-ALTERNATIVE_LOCATIONS: dict[str, tuple[str, ...]] = {"flame_model": ("FLAME2020/generic_model.pkl",)}
-"""Other places, relative to the asset dir, where DECA's own ``data/`` folder keeps a file."""
+SEARCH_SUBDIRS: tuple[str, ...] = ("", "FLAME2020", "data", "data/FLAME2020")
+"""Folders of the asset dir searched for every file, in order: pydeca's flat layout, DECA's
+``data/FLAME2020/`` (the fork and the Apple-Silicon port keep ``generic_model.pkl``,
+``landmark_embedding.npy`` and ``FLAME_albedo_from_BFM.npz`` there), and a DECA checkout's root
+(``data/``, ``data/FLAME2020/``) passed as the asset dir."""
+
+ALTERNATIVE_LOCATIONS: dict[str, tuple[str, ...]] = {
+    name: tuple(f"{sub}/{filename}" for sub in SEARCH_SUBDIRS[1:]) for name, filename in ASSET_FILES.items()
+}
+"""Logical asset name → the other places, relative to the asset dir, where a known layout keeps it."""
 
 REQUIRED_ASSETS = (
     "flame_model",
@@ -89,16 +104,60 @@ def resolve_asset_dir(explicit: str | Path | None = None) -> Path:
     return Path(platformdirs.user_data_dir("pydeca"))
 
 
+def asset_candidates(asset_dir: Path, name: str) -> list[Path]:
+    """Every path, in search order, where logical asset ``name`` may live in ``asset_dir``."""
+    return [Path(asset_dir) / relative for relative in (ASSET_FILES[name], *ALTERNATIVE_LOCATIONS[name])]
+
+
 def find_asset(asset_dir: Path, name: str) -> Path | None:
     """The file of logical asset ``name`` (a key of :data:`ASSET_FILES`) in ``asset_dir``, if any.
 
-    DECA's own layout is accepted too (:data:`ALTERNATIVE_LOCATIONS`, e.g. ``FLAME2020/``).
+    Searched in :data:`SEARCH_SUBDIRS` order (:func:`asset_candidates`). When no file is found, a
+    folder bearing the file's name is returned (not reported as absent), so that loading it names
+    the problem.
     """
-    for relative in (ASSET_FILES[name], *ALTERNATIVE_LOCATIONS.get(name, ())):
-        path = Path(asset_dir) / relative
-        if path.is_file():
-            return path
-    return None
+    candidates = asset_candidates(asset_dir, name)
+    return next((p for p in candidates if p.is_file()), None) or next(
+        (p for p in candidates if p.is_dir()), None
+    )
+
+
+def asset_read_error(path: Path | str, exc: OSError) -> AssetError:
+    """A one-line :class:`AssetError` for an asset file that exists but cannot be read.
+
+    Args:
+        path: the file.
+        exc: the error the read raised (permission denied, a folder, an I/O error).
+    """
+    if isinstance(exc, IsADirectoryError) or Path(path).is_dir():
+        return AssetFormatError(
+            f"{path} is a folder, but the asset must be a file: remove or rename the folder and put "
+            "the file there (`deca doctor` lists every asset and how to get it)"
+        )
+    if isinstance(exc, PermissionError):
+        return AssetError(
+            f"cannot read {path}: permission denied; make it readable (e.g. `chmod a+r {path}`) or "
+            "run as a user who may read it"
+        )
+    reason = exc.strerror or type(exc).__name__
+    return AssetError(
+        f"cannot read {path} ({reason}): check the disk, then replace the file (`deca doctor` says "
+        "how to get it)"
+    )
+
+
+@contextmanager
+def reading_asset(path: Path | str) -> Iterator[None]:
+    """Turn an :class:`OSError` raised while reading asset ``path`` into :func:`asset_read_error`.
+
+    pydeca's own errors pass through unchanged.
+    """
+    try:
+        yield
+    except PydecaError:
+        raise
+    except OSError as exc:
+        raise asset_read_error(path, exc) from exc
 
 
 def default_cache_dir() -> Path:

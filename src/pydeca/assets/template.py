@@ -33,21 +33,35 @@ def _parse_numbers(
     try:
         if len(tokens) != width * len(rows):
             raise ValueError
-        return np.array(tokens, dtype=np.float64 if dtype is float else np.int64).reshape(-1, width)
-    except ValueError:
+        return _finite(
+            np.array(tokens, dtype=np.float64 if dtype is float else np.int64), source, what
+        ).reshape(-1, width)
+    except (ValueError, OverflowError):  # OverflowError: an index beyond int64
         pass
     for body, lineno in zip(rows, linenos, strict=True):  # slow path: locate the bad line
         parts = body.split()
         try:
             if len(parts) < width:
                 raise ValueError
-            np.array(parts[:width], dtype=np.float64 if dtype is float else np.int64)
-        except ValueError:
-            raise _bad_line(source, lineno, body, f"malformed {what} line") from None
+            _finite(np.array(parts[:width], dtype=np.float64 if dtype is float else np.int64), source, what)
+        except (ValueError, OverflowError):
+            need = "finite numbers" if dtype is float else "integer indices"
+            raise _bad_line(source, lineno, body, f"malformed {what} line (needs {need})") from None
         if len(parts) != width and what == "f":
             raise _bad_line(source, lineno, body, "only triangles are supported") from None
     # Extra trailing values on v / vt lines (vertex colours, w) are allowed: parse per line width.
     return np.array([body.split()[:width] for body in rows], dtype=np.float64).reshape(-1, width)
+
+
+def _finite(values: np.ndarray, source: str, what: str) -> np.ndarray:
+    """``values`` if every one is finite and within float32 range (the template's storage type).
+
+    Raises:
+        ValueError: otherwise (the caller names the line).
+    """
+    if values.dtype.kind == "f" and not (np.abs(values) <= np.finfo(np.float32).max).all():
+        raise ValueError(f"{source}: a {what} line holds NaN, infinite or out-of-range values")
+    return values
 
 
 def _resolve(index: np.ndarray, count: int, source: str, what: str) -> np.ndarray:

@@ -5,11 +5,14 @@ All UV images use DECA's orientation: row 0 is v = 1 (top of the texture), colum
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from pydeca.assets.paths import asset_read_error
+from pydeca.assets.validate import check_finite
 from pydeca.errors import AssetFormatError, AssetNotFoundError
 
 __all__ = ["load_fixed_displacement", "load_mean_texture", "load_uv_mask"]
@@ -17,6 +20,8 @@ __all__ = ["load_fixed_displacement", "load_mean_texture", "load_uv_mask"]
 
 def _require(path: str | Path, what: str) -> Path:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise asset_read_error(path, IsADirectoryError(path))
     if not path.is_file():
         raise AssetNotFoundError(
             f"{what} not found: {path}. Run `deca fetch data` to get "
@@ -33,8 +38,12 @@ def _read_image(path: Path) -> np.ndarray:
             if image.mode not in ("L", "RGB", "RGBA", "LA"):
                 image = image.convert("RGBA")  # noqa: PLW2901 - normalise odd modes (P, I;16, ...)
             return np.asarray(image)
-    except OSError as exc:
+    except (PermissionError, IsADirectoryError) as exc:
+        raise asset_read_error(path, exc) from exc
+    except (OSError, ValueError) as exc:  # PIL: UnidentifiedImageError (an OSError), truncation
         raise AssetFormatError(f"{path}: not a readable image ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise AssetFormatError(f"{path}: image too large for a UV map ({exc})") from exc
 
 
 def _resize_bilinear(channel: np.ndarray, size: int) -> np.ndarray:
@@ -81,14 +90,37 @@ def load_fixed_displacement(path: str | Path) -> np.ndarray:
     """
     path = _require(path, "fixed displacement")
     try:
+        _check_npy_claim(path)
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (PermissionError, IsADirectoryError) as exc:
+        raise asset_read_error(path, exc) from exc
+    except (OSError, ValueError, EOFError, MemoryError) as exc:
         raise AssetFormatError(f"{path}: not a plain numeric .npy array ({exc})") from exc
     if array.ndim != 2 or array.shape[0] != array.shape[1] or array.dtype.kind not in "biuf":
         raise AssetFormatError(
             f"{path}: expected a square 2-D float array, found {array.shape} {array.dtype}"
         )
-    return array.astype(np.float32)
+    result = array.astype(np.float32)
+    check_finite(result, "fixed displacement", str(path))
+    return result
+
+
+def _check_npy_claim(path: Path) -> None:
+    """Refuse an ``.npy`` whose header claims more data than the file holds (before allocating).
+
+    Raises:
+        ValueError: not an ``.npy`` header, or the claimed size exceeds the file.
+    """
+    with path.open("rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _fortran, dtype = read(fh)
+        header = fh.tell()
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > path.stat().st_size - header:
+        raise ValueError(f"the header claims {claimed:,} bytes of data, the file holds fewer")
 
 
 def load_mean_texture(path: str | Path, size: int = 256) -> np.ndarray:

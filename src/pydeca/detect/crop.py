@@ -12,6 +12,9 @@ Convention (reference §2.1; fixtures README §4.1):
       (0, 0), (0, 223), (223, 0) with a least-squares similarity (:func:`whole_image_transform`).
       Exact for square photos (a 224² photo passes through unchanged); for other aspects the best
       fit includes a small rotation, so use :func:`face_transform` to get ``T`` for any face.
+    - Device: ``T`` and its inverse are computed in float64 on the CPU (numpy or CPU tensors, where
+      precision is free) and cast once to the photo's or points' dtype before they meet device
+      tensors: no float64 tensor is ever created on the device (MPS has no float64).
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import torch.nn.functional as F
 
 from pydeca.checks import check_shapes
 from pydeca.constants import CROP_SCALE, CROP_SIZE
+from pydeca.errors import ShapeError
 
-from .base import Face
+from .types import Face
 
 __all__ = [
     "BBOX_CENTER_SHIFT",
     "KPT68_SIZE_FACTOR",
     "box_from_face",
+    "crop_ndc_to_photo_px",
     "crop_transform",
     "face_transform",
     "similarity_transform",
@@ -232,26 +237,33 @@ def warp_crop(image: torch.Tensor, tform: Any, crop_size: int = CROP_SIZE) -> to
         (B, C, crop_size, crop_size), device and dtype of ``image``; a copy of ``image`` when every
         ``T`` is exactly the identity and the photo is already ``crop_size``².
     """
-    t = torch.as_tensor(tform, dtype=torch.float64, device=image.device)
+    t = _cpu_float64(tform)
     if t.ndim == 2:
         t = t.expand(image.shape[0], 3, 3)
     check_shapes(image=(image, "B C H W"), tform=(t, "B 3 3"))
     h, w = image.shape[-2:]
-    if h == w == crop_size and bool(torch.all(t == torch.eye(3, dtype=t.dtype, device=t.device))):
+    if h == w == crop_size and bool(torch.all(t == torch.eye(3, dtype=t.dtype))):
         # identity (e.g. --detector none on a crop_size² photo): exact, which float32 sampling
         # through normalised grid coordinates is not (errors ~3e-5)
         return image.clone()
+    # theta in float64 on the CPU, cast to the photo's dtype, then moved to its device
     theta = (
         _pixel_to_normalized(w, h, t)
         @ torch.linalg.inv(t)
         @ torch.linalg.inv(_pixel_to_normalized(crop_size, crop_size, t))
     )
     grid = F.affine_grid(
-        theta[:, :2].to(image.dtype),
+        theta[:, :2].to(image.dtype).to(image.device),
         [image.shape[0], image.shape[1], crop_size, crop_size],
         align_corners=False,
     )
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _cpu_float64(tform: Any) -> torch.Tensor:
+    """``tform`` (numpy or torch, any device) as a detached float64 CPU tensor (moved, then cast)."""
+    t = tform.detach().cpu() if isinstance(tform, torch.Tensor) else torch.as_tensor(np.asarray(tform))
+    return t.to(torch.float64)
 
 
 def uncrop_points(points_crop_px: Any, tform: Any) -> Any:
@@ -263,6 +275,8 @@ def uncrop_points(points_crop_px: Any, tform: Any) -> Any:
 
     Returns:
         (B, N, 2) photo pixels, same type (and for torch, device/dtype) as ``points_crop_px``.
+        numpy points are mapped in float64; torch points in their own dtype (``T⁻¹`` is computed
+        in float64 on the CPU and cast once; float32 is ~1e-4 px on a 4000-px photo).
 
     Example:
         >>> uncrop_points(np.array([[[0.0, 223.0]]]), crop_transform([[112.0, 112.0]], [223.0]))
@@ -270,8 +284,56 @@ def uncrop_points(points_crop_px: Any, tform: Any) -> Any:
     """
     is_numpy = not isinstance(points_crop_px, torch.Tensor)
     pts = torch.as_tensor(points_crop_px)
-    t = torch.as_tensor(tform, device=pts.device)
+    t = _cpu_float64(tform)
     check_shapes(points_crop_px=(pts, "B N 2"), tform=(t, "B 3 3"))
-    inv = torch.linalg.inv(t.to(torch.float64))
-    out = pts.to(torch.float64) @ inv[:, :2, :2].transpose(1, 2) + inv[:, None, :2, 2]
-    return out.numpy() if is_numpy else out.to(pts.dtype if pts.is_floating_point() else torch.float32)
+    inv = torch.linalg.inv(t)  # (B, 3, 3) float64, CPU
+    if is_numpy:
+        return (pts.to(torch.float64) @ inv[:, :2, :2].transpose(1, 2) + inv[:, None, :2, 2]).numpy()
+    # torch points: the float64 inverse is cast to the points' dtype on the CPU, then moved
+    dtype = pts.dtype if pts.is_floating_point() else torch.float32
+    inv = inv.to(dtype).to(pts.device)
+    return pts.to(dtype) @ inv[:, :2, :2].transpose(1, 2) + inv[:, None, :2, 2]
+
+
+def crop_ndc_to_photo_px(points_ndc: Any, tform: Any, crop_size: int = CROP_SIZE) -> np.ndarray:
+    """Crop-NDC points (e.g. projected landmarks) → photo pixels, in float64 on the CPU.
+
+    Two steps, both in float64:
+        1. crop NDC → crop pixels: ``col = ((x + 1) · crop_size − 1) / 2`` (same for ``row`` from
+           ``y``), i.e. pixel centres at integer + 0.5 in NDC (:func:`pydeca.geometry.ndc_to_pixels`).
+        2. crop pixels → photo pixels through ``T⁻¹`` (:func:`uncrop_points`); photo pixels use this
+           module's convention (x = column, y = row, pixel ``i`` centred at ``i``).
+
+    With ``T = crop_transform([112, 112], 223)`` (the identity on a 224² photo), NDC (−1, −1) is
+    crop pixel (−0.5, −0.5), the outer corner of the top-left pixel.
+
+    Args:
+        points_ndc: (B, N, C ≥ 2) or (N, C ≥ 2) crop NDC (torch on any device, or numpy); only
+            ``x, y`` are used (z is dropped).
+        tform: (B, 3, 3) or (3, 3) ``T``, photo pixel → crop pixel, matching the batch of
+            ``points_ndc``.
+        crop_size: side of the square crop in pixels (224).
+
+    Returns:
+        (B, N, 2) or (N, 2) float64 ``(x, y)`` photo pixels (batched like ``points_ndc``).
+
+    Raises:
+        ShapeError: if a shape differs from the above or the batch sizes disagree.
+
+    Example:
+        >>> crop_ndc_to_photo_px(np.array([[-1.0, -1.0], [1.0, 1.0]]), np.eye(3)).tolist()
+        [[-0.5, -0.5], [223.5, 223.5]]
+    """
+    if isinstance(points_ndc, torch.Tensor):
+        points_ndc = points_ndc.detach().cpu()  # to the CPU first: float64 happens there only
+    ndc = np.asarray(points_ndc, dtype=np.float64)
+    t = np.asarray(tform.detach().cpu() if isinstance(tform, torch.Tensor) else tform, dtype=np.float64)
+    single = ndc.ndim == 2
+    if single:
+        ndc, t = ndc[None], t[None]
+    check_shapes(points_ndc=(ndc, "B N *"), tform=(t, "B 3 3"))
+    if ndc.shape[-1] < 2:
+        raise ShapeError(f"points_ndc: expected (B, N, C >= 2), got {ndc.shape}")
+    crop_px = ((ndc[..., :2] + 1.0) * crop_size - 1.0) / 2.0  # 1. crop NDC → crop pixels
+    photo_px = uncrop_points(crop_px, t)  # 2. crop pixels → photo pixels through T⁻¹
+    return photo_px[0] if single else photo_px

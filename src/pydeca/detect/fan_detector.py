@@ -17,7 +17,7 @@ import numpy as np
 
 from pydeca.errors import AssetNotFoundError, ShapeError
 
-from .base import Face, check_rgb
+from .types import Face, check_rgb
 
 __all__ = ["FanDetector"]
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from pydeca.errors import ShapeError
 
-from .base import Face, check_rgb
+from .types import Face, check_rgb
 
 __all__ = ["MESH_TO_68", "MediaPipeDetector", "mesh_to_68"]
 

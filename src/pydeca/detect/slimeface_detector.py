@@ -24,7 +24,7 @@ from PIL import Image
 
 from pydeca.errors import ShapeError
 
-from .base import Face
+from .types import Face
 
 __all__ = ["LARGE_FACE", "TARGET_FACE", "SlimefaceDetector"]
 

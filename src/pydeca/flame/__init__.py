@@ -6,8 +6,17 @@ Outputs are in FLAME's world frame: metres, +x subject's left, +y up, +z toward 
 from __future__ import annotations
 
 from .albedo import AlbedoModel
-from .flame import FLAME, FlameOutput
+from .flame import FLAME, JAW_TYPES, FlameOutput, JawType
 from .landmarks import dynamic_contour_bins, vertices_to_landmarks
 from .lbs import lbs
 
-__all__ = ["FLAME", "AlbedoModel", "FlameOutput", "dynamic_contour_bins", "lbs", "vertices_to_landmarks"]
+__all__ = [
+    "FLAME",
+    "JAW_TYPES",
+    "AlbedoModel",
+    "FlameOutput",
+    "JawType",
+    "dynamic_contour_bins",
+    "lbs",
+    "vertices_to_landmarks",
+]

@@ -12,6 +12,7 @@ pose), +y up, +z out of the face toward the camera. There is no global translati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -20,13 +21,25 @@ from torch import nn
 from pydeca.assets.data import FlameModelData, LandmarkEmbedding
 from pydeca.checks import check_shapes
 from pydeca.constants import NUM_EXP, NUM_SHAPE
-from pydeca.errors import AssetFormatError
+from pydeca.errors import AssetFormatError, OptionError
 from pydeca.geometry.rotations import axis_angle_to_matrix, euler_to_axis_angle
 
 from .landmarks import dynamic_contour_bins, vertices_to_landmarks
 from .lbs import lbs
 
-__all__ = ["FLAME", "FlameOutput"]
+__all__ = ["FLAME", "JAW_TYPES", "FlameOutput", "JawType", "check_jaw_type"]
+
+JawType = Literal["aa", "euler"]
+"""How the jaw rotation ``pose[:, 3:]`` is given: axis-angle, or DECA's Euler ``(x, y, z)`` radians."""
+JAW_TYPES: tuple[str, ...] = get_args(JawType)
+"""The accepted ``jaw_type`` values."""
+
+
+def check_jaw_type(jaw_type: str) -> None:
+    """Raise :class:`~pydeca.errors.OptionError` unless ``jaw_type`` is one of :data:`JAW_TYPES`."""
+    if jaw_type not in JAW_TYPES:
+        choices = " or ".join(repr(c) for c in JAW_TYPES)
+        raise OptionError(f"jaw_type: expected {choices}, got {jaw_type!r}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,7 @@ class FLAME(nn.Module):
     """FLAME with DECA's code layout: ``forward(shape, expression, pose) -> FlameOutput``.
 
     ``pose`` is DECA's 6-vector: global rotation (axis-angle, 3) and jaw rotation (axis-angle, 3,
-    or Euler ``(x, y, z)`` radians with ``R = Rx·Ry·Rz`` when ``use_euler_jaw``; reference §2.3).
+    or Euler ``(x, y, z)`` radians with ``R = Rx·Ry·Rz`` when ``jaw_type="euler"``; reference §2.3).
     Neck and eye poses default to zero, as in DECA.
 
     Args:
@@ -56,7 +69,8 @@ class FLAME(nn.Module):
         embedding: landmark embedding (:func:`pydeca.assets.embedding.load_landmark_embedding`).
         num_shape: identity components used (first ``num_shape`` of the model's identity basis).
         num_expression: expression components used (first of the expression basis).
-        use_euler_jaw: interpret ``pose[:, 3:]`` as Euler angles instead of axis-angle.
+        jaw_type: ``"aa"`` (axis-angle, default) or ``"euler"`` (``pose[:, 3:]`` as Euler angles);
+            the same option as :class:`pydeca.DECA`'s ``jaw_type``.
         device: where to put the buffers.
         dtype: floating dtype of the buffers (float32 unless testing).
     """
@@ -68,11 +82,12 @@ class FLAME(nn.Module):
         *,
         num_shape: int = NUM_SHAPE,
         num_expression: int = NUM_EXP,
-        use_euler_jaw: bool = False,
+        jaw_type: JawType = "aa",
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
+        check_jaw_type(jaw_type)
         if not 0 < num_shape <= model.shapedirs.shape[-1]:
             raise AssetFormatError(
                 f"FLAME model has {model.shapedirs.shape[-1]} identity components, {num_shape} requested; "
@@ -85,7 +100,7 @@ class FLAME(nn.Module):
             )
         self.num_shape = num_shape
         self.num_expression = num_expression
-        self.use_euler_jaw = use_euler_jaw
+        self.jaw_type: JawType = jaw_type
         self.parents: list[int] = [int(p) for p in model.parents]
 
         def buffer(name: str, array: np.ndarray, *, index: bool = False) -> None:
@@ -115,7 +130,7 @@ class FLAME(nn.Module):
         return (
             f"vertices={self.v_template.shape[0]}, faces={self.faces.shape[0]}, "
             f"joints={self.J_regressor.shape[0]}, num_shape={self.num_shape}, "
-            f"num_expression={self.num_expression}, use_euler_jaw={self.use_euler_jaw}"
+            f"num_expression={self.num_expression}, jaw_type={self.jaw_type!r}"
         )
 
     def forward(
@@ -132,7 +147,8 @@ class FLAME(nn.Module):
         Args:
             shape: (B, S) identity code.
             expression: (B, E) expression code.
-            pose: (B, 6) global rotation (axis-angle) + jaw rotation (axis-angle or Euler), radians.
+            pose: (B, 6) global rotation (axis-angle) + jaw rotation (axis-angle, or Euler with
+                ``jaw_type="euler"``), radians.
             neck_pose: (B, 3) neck axis-angle, radians; zeros if ``None``.
             eye_pose: (B, 6) left and right eyeball axis-angle, radians; zeros if ``None``.
 
@@ -154,7 +170,7 @@ class FLAME(nn.Module):
             eye_pose = pose.new_zeros(batch, 6)
         check_shapes(pose=(pose, "B 6"), neck_pose=(neck_pose, "B 3"), eye_pose=(eye_pose, "B 6"))
         global_pose, jaw_pose = pose[:, :3], pose[:, 3:]
-        if self.use_euler_jaw:
+        if self.jaw_type == "euler":
             jaw_pose = euler_to_axis_angle(jaw_pose)
         # 1. Rodrigues per joint (global, neck, jaw, eye L, eye R): (B, 5, 3, 3)
         full_pose = torch.stack((global_pose, neck_pose, jaw_pose, eye_pose[:, :3], eye_pose[:, 3:]), dim=1)

@@ -6,7 +6,14 @@ Frames: FLAME world (metres, +x subject's left, +y up, +z toward the camera) and
 
 from __future__ import annotations
 
-from .camera import cam_to_matrix, ndc_to_pixels, pixels_to_ndc, weak_perspective_project
+from .camera import (
+    cam_from_photo,
+    cam_to_matrix,
+    cam_to_photo,
+    ndc_to_pixels,
+    pixels_to_ndc,
+    weak_perspective_project,
+)
 from .rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
@@ -20,7 +27,9 @@ from .rotations import (
 __all__ = [
     "axis_angle_to_matrix",
     "axis_angle_to_quaternion",
+    "cam_from_photo",
     "cam_to_matrix",
+    "cam_to_photo",
     "euler_to_axis_angle",
     "matrix_to_axis_angle",
     "matrix_to_quaternion",

@@ -8,6 +8,10 @@ Frames:
       without the rasteriser's +10 z shift).
     - **Pixels**: ``(col, row)`` with pixel centres at integer + 0.5 in NDC units, i.e.
       ``x_ndc = (2 col + 1) / W − 1`` — identical to ``grid_sample(..., align_corners=False)``.
+    - **Photo camera**: ``(S, TX, TY)`` puts a world point at photo pixel ``col = S (x + TX)``,
+      ``row = −S (y + TY)`` (S in pixels per metre); it does not depend on the crop, so it is the
+      frame in which per-frame cameras of a video can be compared or filtered
+      (:func:`cam_to_photo`, :func:`cam_from_photo`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import torch
 from pydeca.checks import check_shapes
 
 __all__ = [
+    "cam_from_photo",
     "cam_to_matrix",
+    "cam_to_photo",
     "crop_to_image_ndc",
     "ndc_to_pixels",
     "pixels_to_ndc",
@@ -152,3 +158,67 @@ def crop_to_image_ndc(
     inverse = adjugate / (a * d - b * c)[:, None, None]
     photo_px = (crop_px - t[:, None, :2, 2]) @ inverse.transpose(1, 2)
     return torch.cat([pixels_to_ndc(photo_px, image_size), points[..., 2:]], dim=-1)
+
+
+def _crop_similarity(tform: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(k, a, b)`` of ``T = [[k, 0, a], [0, k, b], [0, 0, 1]]``, each (B,), in ``like``'s dtype/device."""
+    t = tform.to(dtype=like.dtype).to(like.device)
+    return t[:, 0, 0], t[:, 0, 2], t[:, 1, 2]
+
+
+def cam_to_photo(cam: torch.Tensor, tform: torch.Tensor, crop_size: int) -> torch.Tensor:
+    """Crop camera ``(s, tx, ty)`` → photo camera ``(S, TX, TY)`` for an axis-aligned square crop.
+
+    Convention:
+        - Crop: ``T = [[k, 0, a], [0, k, b], [0, 0, 1]]`` maps photo pixels to crop pixels (x =
+          column, y = row, pixel centres at integers, as in :mod:`pydeca.detect.crop`).
+        - With ``h = crop_size / 2`` and ``c = (crop_size − 1) / 2``: a world point lands at crop
+          pixel ``col = h s (x + tx) + c`` (NDC → pixels), i.e. at photo pixel
+          ``(col − a) / k = S (x + TX)`` with ``S = h s / k``, ``TX = tx + (c − a) / (h s)``;
+          likewise ``row = −S (y + TY)`` with ``TY = ty − (c − b) / (h s)``.
+        - s = 8, tx = ty = 0 on a 224 crop with ``T`` = identity: S = 112 · 8 = 896 px/m,
+          TX = 111.5 / 896, TY = −111.5 / 896.
+
+    Args:
+        cam: (B, 3) crop cameras ``(s, tx, ty)``; ``s`` in NDC per metre, ``tx, ty`` in metres.
+        tform: (B, 3, 3) photo pixel → crop pixel similarities without rotation (any device/dtype;
+            cast to those of ``cam``).
+        crop_size: crop side in pixels (224).
+
+    Returns:
+        (B, 3) photo cameras ``(S, TX, TY)``: S in photo pixels per metre, TX, TY in metres; device
+        and dtype of ``cam``.
+
+    Raises:
+        ShapeError: if a shape differs from the above or the batch sizes disagree.
+    """
+    check_shapes(cam=(cam, "B 3"), tform=(tform, "B 3 3"))
+    k, a, b = _crop_similarity(tform, cam)
+    h, c = crop_size / 2.0, (crop_size - 1) / 2.0
+    s, tx, ty = cam.unbind(-1)
+    return torch.stack((h * s / k, tx + (c - a) / (h * s), ty - (c - b) / (h * s)), dim=-1)
+
+
+def cam_from_photo(photo_cam: torch.Tensor, tform: torch.Tensor, crop_size: int) -> torch.Tensor:
+    """Photo camera ``(S, TX, TY)`` → crop camera ``(s, tx, ty)`` of ``tform`` (:func:`cam_to_photo` inverse).
+
+    ``s = S k / h``, ``tx = TX − (c − a) / (h s)``, ``ty = TY + (c − b) / (h s)`` with the names of
+    :func:`cam_to_photo`.
+
+    Args:
+        photo_cam: (B, 3) photo cameras ``(S, TX, TY)``.
+        tform: (B, 3, 3) photo pixel → crop pixel similarities without rotation.
+        crop_size: crop side in pixels (224).
+
+    Returns:
+        (B, 3) crop cameras, device and dtype of ``photo_cam``.
+
+    Raises:
+        ShapeError: if a shape differs from the above or the batch sizes disagree.
+    """
+    check_shapes(photo_cam=(photo_cam, "B 3"), tform=(tform, "B 3 3"))
+    k, a, b = _crop_similarity(tform, photo_cam)
+    h, c = crop_size / 2.0, (crop_size - 1) / 2.0
+    big_s, big_tx, big_ty = photo_cam.unbind(-1)
+    s = big_s * k / h
+    return torch.stack((s, big_tx - (c - a) / (h * s), big_ty + (c - b) / (h * s)), dim=-1)

@@ -81,7 +81,7 @@ def build_dense_mesh(
         ShapeError: if ``faces`` is not (F, 3) or ``template_verts`` not (V, 3).
     """
     faces_t = torch.as_tensor(faces).to(device="cpu", dtype=torch.int64)
-    verts = torch.as_tensor(template_verts).to(device="cpu", dtype=torch.float64)
+    verts = torch.as_tensor(template_verts).cpu().to(torch.float64)  # CPU first: MPS has no float64
     if faces_t.ndim != 2 or faces_t.shape[1] != 3:
         raise ShapeError(f"build_dense_mesh: faces must be (F, 3), got {tuple(faces_t.shape)}")
     if verts.ndim != 2 or verts.shape[1] != 3:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from pydeca.errors import ShapeError
-from pydeca.render.rasterize import rasterize
+from pydeca.geometry.rasterize import rasterize
 
 __all__ = ["UVRaster", "rasterize_uv", "world2uv"]
 
@@ -60,13 +60,15 @@ def rasterize_uv(
 
     Returns:
         :class:`UVRaster` on the device of ``uvcoords`` (CPU for numpy input). Barycentrics are
-        computed in float64 and stored as float32.
+        computed in float64 on the CPU (a one-off per template; MPS has no float64) and stored as
+        float32.
 
     Raises:
         ShapeError: if ``uvcoords`` is not (T, 2) or ``uvfaces`` not (F, 3).
     """
-    uv = torch.as_tensor(uvcoords).to(torch.float64)
-    tri = torch.as_tensor(uvfaces).to(device=uv.device, dtype=torch.int64)
+    device = uvcoords.device if isinstance(uvcoords, torch.Tensor) else torch.device("cpu")
+    uv = torch.as_tensor(uvcoords).detach().cpu().to(torch.float64)
+    tri = torch.as_tensor(uvfaces).cpu().to(torch.int64)
     if uv.ndim != 2 or uv.shape[1] != 2:
         raise ShapeError(f"rasterize_uv: uvcoords must be (T, 2), got {tuple(uv.shape)}")
     if tri.ndim != 2 or tri.shape[1] != 3:
@@ -74,7 +76,8 @@ def rasterize_uv(
     # (u, v) -> NDC: x = 2u − 1 (left = u 0), y = 1 − 2v (top row = v 1); all at depth 0
     ndc = torch.stack([2.0 * uv[:, 0] - 1.0, 1.0 - 2.0 * uv[:, 1], torch.zeros_like(uv[:, 0])], -1)
     frags = rasterize(ndc.unsqueeze(0), tri, size, edge_rule="inclusive")
-    return UVRaster(face_index=frags.face_index[0], bary=frags.bary[0].to(torch.float32))
+    bary = frags.bary[0].to(torch.float32)
+    return UVRaster(face_index=frags.face_index[0].to(device), bary=bary.to(device))
 
 
 def world2uv(attrs: torch.Tensor, faces: torch.Tensor, raster: UVRaster) -> torch.Tensor:

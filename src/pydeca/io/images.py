@@ -6,6 +6,7 @@ Images are ``(H, W, 3)`` uint8 RGB numpy arrays, row 0 at the top, as the face d
 :func:`load_image` decisions (every failure is an :class:`~pydeca.errors.InputError` naming the
 file and the fix):
     - EXIF orientation is applied (``ImageOps.exif_transpose``); a malformed EXIF block is ignored.
+    - Animated images (GIF, WebP, APNG) give their **first frame**; folders and globs include GIFs.
     - Greyscale (``1``, ``L``) is tiled to 3 channels; CMYK/YCbCr are converted by Pillow.
     - Transparency (``LA``, ``RGBA``, ``PA``, ``P`` with a transparent index) is **dropped**, as
       DECA does (reference §2.1): the stored colour is kept whatever the alpha (for a palette, the
@@ -23,13 +24,14 @@ file and the fix):
 
 :func:`photo_from_array` applies the same rules to in-memory arrays (greyscale tiled, alpha dropped,
 uint16 scaled, float in [0, 1] scaled by 255), so an array and the same image read from a file give
-the same photo.
+the same photo. Complex, object and string arrays are refused (never cast with a warning).
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,8 +59,9 @@ __all__ = [
     "to_uint8_image",
 ]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-"""Photo suffixes accepted in folders and globs (compared lower-case)."""
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".apng", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+"""Photo suffixes accepted in folders and globs (compared lower-case); of an animated GIF, WebP or
+APNG the first frame is the photo."""
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 """Video suffixes accepted in folders and globs (compared lower-case)."""
 
@@ -122,6 +125,21 @@ def _check_size(p: Path, width: int, height: int, min_side: int, max_pixels: int
         )
 
 
+_DAMAGED_FILE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    MemoryError,
+    TypeError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+    struct.error,
+)
+"""What Pillow's decoders raise on damaged files (e.g. TypeError('Missing dimensions') from a TIFF)."""
+
+
 def load_image(
     path: str | os.PathLike[str], *, min_side: int = MIN_SIDE, max_pixels: int = MAX_PIXELS
 ) -> np.ndarray:
@@ -156,6 +174,8 @@ def load_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as img:
                 _check_size(p, *img.size, min_side, max_pixels)  # header only: nothing decoded yet
+                if getattr(img, "n_frames", 1) > 1:
+                    img.seek(0)  # an animation: its first frame is the photo
                 img.load()
                 upright = _upright(img)
                 rgb = _to_rgb(upright)
@@ -172,13 +192,24 @@ def load_image(
         raise InputError(
             f"{p}: image is too large ({exc}); the limit is {max_pixels / 1e6:g} MP: downscale it first"
         ) from exc
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+    except _DAMAGED_FILE_ERRORS as exc:
         raise InputError(
             f"{p}: cannot be read as an image ({type(exc).__name__}: {exc}); the file is damaged, "
             f"truncated or not an image: {fix}"
         ) from exc
     _check_size(p, rgb.shape[1], rgb.shape[0], min_side, max_pixels)
     return rgb
+
+
+def _check_real(arr: np.ndarray) -> None:
+    """Refuse arrays that are not real numbers or booleans (complex, object, strings, ...)."""
+    if arr.dtype.kind in "biuf":
+        return
+    what = "complex" if arr.dtype.kind == "c" else "unsupported"
+    raise InputError(
+        f"image array: {what} dtype {arr.dtype} is refused; pass real values (uint8, uint16 or float "
+        "in [0, 1]), e.g. the absolute value or the real part"
+    )
 
 
 def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -194,6 +225,7 @@ def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:
 
     Raises:
         ShapeError: for any other shape.
+        InputError: for a complex, object or string array (not cast: the imaginary part would be lost).
     """
     if isinstance(img, torch.Tensor):
         arr = img.detach().to("cpu")
@@ -201,6 +233,7 @@ def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:
             arr = arr.permute(1, 2, 0)
         img = arr.numpy()
     arr = np.asarray(img)
+    _check_real(arr)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim == 2:
@@ -280,7 +313,8 @@ def photo_from_array(
     Raises:
         ShapeError: for another shape.
         InputError: for float values outside [0, 1] (e.g. a 0–255 float image), NaN/inf, integers
-            outside 0–255 (other than uint16), another dtype, or a photo too small / too large.
+            outside 0–255 (other than uint16), a complex or another dtype, or a photo too small /
+            too large.
 
     Example:
         >>> photo_from_array(np.full((40, 50), 0.5)).shape, photo_from_array(np.full((40, 50), 0.5))[0, 0]
@@ -293,6 +327,7 @@ def photo_from_array(
         raise ShapeError(
             f"image: expected (H, W), (H, W, 1|2|3|4) or torch (1|2|3|4, H, W), got {tuple(arr.shape)}"
         )
+    _check_real(arr)
     colour = arr[:, :, :3] if arr.shape[2] >= 3 else arr[:, :, :1]  # alpha dropped
     _check_size(Path("image array"), colour.shape[1], colour.shape[0], min_side, max_pixels)
     rgb = _to_uint8_values(colour)

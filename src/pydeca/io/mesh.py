@@ -247,52 +247,116 @@ def _obj_text(
     return out.getvalue()
 
 
+class _ObjLineError(ValueError):
+    """A malformed OBJ line; :func:`read_obj` adds the file name and line number."""
+
+
+def _obj_numbers(rest: list[str], least: int, what: str) -> list[float]:
+    """The finite numbers of a ``v`` / ``vt`` line (at least ``least`` of them)."""
+    if len(rest) < least:
+        raise _ObjLineError(f"a {what} line needs at least {least} numbers, got {len(rest)}")
+    try:
+        values = [float(x) for x in rest]
+    except ValueError:
+        raise _ObjLineError(f"a {what} line holds a value that is not a number") from None
+    if not all(np.isfinite(values)):
+        raise _ObjLineError(f"a {what} line holds NaN or infinite values")
+    return values
+
+
+def _obj_index(text: str, count: int) -> int:
+    """A 1-based (or negative, relative to the ``count`` elements so far) OBJ index → 0-based."""
+    try:
+        index = int(text)
+    except ValueError:
+        raise _ObjLineError(f"face index {text[:20]!r} is not an integer") from None
+    if index == 0:
+        raise _ObjLineError("face index 0 (OBJ indices start at 1)")
+    return index - 1 if index > 0 else count + index
+
+
+def _obj_face(rest: list[str], n_verts: int, n_uvs: int) -> tuple[list[int], list[int] | None]:
+    """Vertex and (when given on every corner) UV indices of an ``f`` line, 0-based."""
+    if len(rest) != 3:
+        raise _ObjLineError(f"face with {len(rest)} corners; only triangles are supported")
+    corners = [c.split("/") for c in rest]
+    verts = [_obj_index(c[0], n_verts) for c in corners]
+    with_uv = [len(c) > 1 and c[1] != "" for c in corners]
+    if any(with_uv) and not all(with_uv):
+        raise _ObjLineError("face gives UV indices on some corners only")
+    return verts, [_obj_index(c[1], n_uvs) for c in corners] if all(with_uv) else None
+
+
+def _index_array(name: str, rows: list[list[int]], count: int, p: Path) -> np.ndarray:
+    """(F, 3) int64 from 0-based index rows, each within ``[0, count)``."""
+    if rows and (min(min(r) for r in rows) < 0 or max(max(r) for r in rows) >= count):
+        raise InputError(f"{p}: a face references a {name} outside the {count} defined; the OBJ is damaged")
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
 def read_obj(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse an OBJ written by :func:`write_obj` (triangles only; for tests and round trips).
+    """Parse a triangle OBJ such as :func:`write_obj` writes (``v``, ``vt``, ``f``, ``mtllib``, ``usemtl``).
+
+    Face indices may be 1-based or negative (relative to the elements defined so far); other line
+    types are ignored.
 
     Returns:
-        ``{"vertices": (V, 3) float64, "vertex_colors": (V, 3) float64 or None, "uvcoords": (T, 2)
-        float64 or None, "faces": (F, 3) int64 0-based, "uvfaces": (F, 3) int64 0-based or None,
-        "mtllib": str or None, "material": str or None}``.
+        ``{"vertices": (V, 3) float64, "vertex_colors": (V, 3) float64 or None (only when every
+        ``v`` line has colours), "uvcoords": (T, 2) float64 or None, "faces": (F, 3) int64 0-based,
+        "uvfaces": (F, 3) int64 0-based or None, "mtllib": str or None, "material": str or None}``.
 
     Raises:
-        InputError: if the file is missing or holds a non-triangle face.
+        InputError: the file is missing or not UTF-8 text, a line is malformed (the message gives
+            its number), a face is not a triangle, gives UVs for only some faces, or references an
+            index outside the vertices / UVs defined.
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: OBJ file not found")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not a UTF-8 text OBJ file ({exc.reason} at byte {exc.start})") from None
     verts: list[list[float]] = []
     uvs: list[list[float]] = []
     faces: list[list[int]] = []
     uvfaces: list[list[int]] = []
     mtllib = material = None
-    for raw in p.read_text(encoding="utf-8").splitlines():
+    for lineno, raw in enumerate(text.splitlines(), 1):
         parts = raw.split()
         if not parts or parts[0].startswith("#"):
             continue
         key, rest = parts[0], parts[1:]
-        if key == "v":
-            verts.append([float(x) for x in rest])
-        elif key == "vt":
-            uvs.append([float(x) for x in rest[:2]])
-        elif key == "f":
-            if len(rest) != 3:
-                raise InputError(f"{p}: face with {len(rest)} corners; only triangles are supported")
-            corners = [c.split("/") for c in rest]
-            faces.append([int(c[0]) - 1 for c in corners])
-            if len(corners[0]) > 1 and corners[0][1]:
-                uvfaces.append([int(c[1]) - 1 for c in corners])
-        elif key == "mtllib":
-            mtllib = " ".join(rest)
-        elif key == "usemtl":
-            material = " ".join(rest)
-    v = np.asarray(verts, dtype=np.float64).reshape(-1, len(verts[0]) if verts else 3)
+        try:
+            if key == "v":
+                verts.append(_obj_numbers(rest, 3, "v"))
+            elif key == "vt":
+                uvs.append(_obj_numbers(rest, 2, "vt")[:2])
+            elif key == "f":
+                face, uvface = _obj_face(rest, len(verts), len(uvs))
+                faces.append(face)
+                if uvface is not None:
+                    uvfaces.append(uvface)
+            elif key == "mtllib":
+                mtllib = " ".join(rest)
+            elif key == "usemtl":
+                material = " ".join(rest)
+        except _ObjLineError as exc:
+            raise InputError(f"{p}:{lineno}: {exc}: {raw.strip()[:80]!r}") from None
+    if uvfaces and len(uvfaces) != len(faces):
+        raise InputError(
+            f"{p}: {len(uvfaces)} of {len(faces)} faces have UV indices; give them on all or none"
+        )
+    coloured = bool(verts) and all(len(v) >= 6 for v in verts)
+    v = np.asarray([row[:6] if coloured else row[:3] for row in verts], dtype=np.float64).reshape(
+        -1, 6 if coloured else 3
+    )
     return {
         "vertices": v[:, :3],
-        "vertex_colors": v[:, 3:6] if v.shape[1] >= 6 else None,
+        "vertex_colors": v[:, 3:6] if coloured else None,
         "uvcoords": np.asarray(uvs, dtype=np.float64).reshape(-1, 2) if uvs else None,
-        "faces": np.asarray(faces, dtype=np.int64).reshape(-1, 3),
-        "uvfaces": np.asarray(uvfaces, dtype=np.int64).reshape(-1, 3) if uvfaces else None,
+        "faces": _index_array("vertex", faces, len(verts), p),
+        "uvfaces": _index_array("UV coordinate", uvfaces, len(uvs), p) if uvfaces else None,
         "mtllib": mtllib,
         "material": material,
     }

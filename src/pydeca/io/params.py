@@ -5,17 +5,36 @@
 (``{"meta": {...}, "arrays": {name: nested lists}, "dtypes": {name: dtype}}``), both atomically.
 Both load back without pickle; :func:`load_codes` reads the codes of a ``deca reconstruct`` parameter
 file back as :class:`~pydeca.nets.Codes`, ready for ``DECA.decode``.
+
+Reading is bounded, so a damaged or hostile file is an :class:`~pydeca.errors.InputError` naming the
+file, never a ``MemoryError``, ``RecursionError`` or a zip/parse traceback:
+    - a file larger than :data:`MAX_PARAM_FILE_BYTES` (16 MiB; real ones are a few KiB) is refused
+      before it is read;
+    - ``.npz``: every member's ``.npy`` header is read first and its shape × item size must equal
+      the member's stored size (at most :data:`MAX_PARAM_ARRAY_BYTES` in all) before anything is
+      allocated; only numeric and boolean arrays (and the metadata string) are accepted — complex,
+      object and structured arrays are refused;
+    - ``.json``: nesting deeper than :data:`MAX_JSON_DEPTH` is refused by a linear scan before
+      parsing; the same dtype rules apply.
+
+:func:`load_codes` also checks every code against :data:`CODE_SHAPES` and :data:`CODE_LIMITS`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import zipfile
+import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
+from pydeca.constants import NUM_CAM, NUM_DETAIL, NUM_EXP, NUM_LIGHT, NUM_POSE, NUM_SHAPE, NUM_TEX
 from pydeca.errors import InputError
 
 from .atomic import atomic_write, atomic_write_text
@@ -25,15 +44,64 @@ if TYPE_CHECKING:
 
     from pydeca.nets import Codes
 
-__all__ = ["CODE_NAMES", "META_KEY", "load_codes", "load_params", "save_params"]
+__all__ = [
+    "CODE_LIMITS",
+    "CODE_NAMES",
+    "CODE_SHAPES",
+    "MAX_JSON_DEPTH",
+    "MAX_PARAM_ARRAY_BYTES",
+    "MAX_PARAM_FILE_BYTES",
+    "META_KEY",
+    "check_codes",
+    "json_depth",
+    "load_codes",
+    "load_params",
+    "save_params",
+]
 
 CODE_NAMES = ("shape", "tex", "exp", "pose", "cam", "light", "detail")
 """Codes stored in a ``deca reconstruct`` parameter file, one face each, without batch dimension:
 ``shape`` (100,), ``tex`` (50,), ``exp`` (50,), ``pose`` (6,), ``cam`` (3,), ``light`` (9, 3),
 ``detail`` (128,, optional)."""
 
+CODE_SHAPES: dict[str, tuple[int, ...]] = {
+    "shape": (NUM_SHAPE,),
+    "tex": (NUM_TEX,),
+    "exp": (NUM_EXP,),
+    "pose": (NUM_POSE,),
+    "cam": (NUM_CAM,),
+    "light": (NUM_LIGHT // 3, 3),
+    "detail": (NUM_DETAIL,),
+}
+"""Shape of each code in a parameter file (one face, no batch dimension)."""
+
+CODE_LIMITS: dict[str, float] = {
+    "shape": 20.0,
+    "exp": 20.0,
+    "tex": 1e3,
+    "pose": 2.0 * math.pi,
+    "cam": 1e3,
+    "light": 1e3,
+    "detail": 1e3,
+}
+"""Largest accepted ``|value|`` of each code, generous on purpose (real codes are far inside):
+``shape``/``exp`` are FLAME PCA coefficients in standard deviations (DECA's stay within ±4: 20 σ);
+``pose`` is axis-angle in radians (2π: a full turn); ``tex`` albedo, ``light`` spherical-harmonics
+and ``detail`` latent coefficients (single digits in practice: 1000); ``cam`` = ``(s, tx, ty)``
+with the scale ``s`` also required > 0 (DECA's crops give s ≈ 8–10) and ``|tx|, |ty|`` ≤ 1000."""
+
 META_KEY = "meta_json"
 """Key of the metadata (a 0-d unicode array holding JSON) in the ``.npz`` and in loaded dicts."""
+
+MAX_PARAM_FILE_BYTES = 16 * 1024 * 1024
+"""Largest parameter file read (16 MiB); ``deca reconstruct`` writes a few KiB."""
+MAX_PARAM_ARRAY_BYTES = 64 * 1024 * 1024
+"""Largest total size of the arrays of one ``.npz`` once loaded (64 MiB)."""
+MAX_JSON_DEPTH = 64
+"""Deepest ``[``/``{`` nesting accepted in a ``.json`` parameter file (real ones use 4)."""
+
+_NUMERIC_KINDS = "biuf"
+_REWRITE = "write it again with 'deca reconstruct' or pydeca.io.save_params"
 
 
 def _as_numpy(value: Any) -> np.ndarray:
@@ -58,7 +126,8 @@ def save_params(
         ``(npz_path, json_path)``.
 
     Raises:
-        InputError: for a reserved name, an object/string array, or metadata JSON cannot encode.
+        InputError: for a reserved name, an object/string/complex array, or metadata JSON cannot
+            encode.
     """
     stem = Path(path_stem)
     if stem.suffix in (".npz", ".json"):
@@ -67,8 +136,8 @@ def save_params(
         raise InputError(f"{stem}: array name {META_KEY!r} is reserved for the metadata; rename it")
     data = {name: _as_numpy(value) for name, value in arrays.items()}
     for name, arr in data.items():
-        if arr.dtype.kind not in "biuf":
-            raise InputError(f"{stem}: array {name!r} has dtype {arr.dtype}; only numbers and booleans")
+        if arr.dtype.kind not in _NUMERIC_KINDS:
+            raise InputError(f"{stem}: array {name!r} has dtype {arr.dtype}; only real numbers and booleans")
     try:
         meta_text = json.dumps(meta or {}, sort_keys=True)
     except TypeError as exc:
@@ -86,8 +155,114 @@ def save_params(
     return npz_path, json_path
 
 
+# ------------------------------------------------------------------------------- bounded reading
+def _check_dtype(p: Path, name: str, dtype: np.dtype) -> None:
+    """Refuse anything but real numbers and booleans (the metadata key may hold a string)."""
+    if dtype.kind in _NUMERIC_KINDS and not dtype.fields and not dtype.subdtype:
+        return
+    if name == META_KEY and dtype.kind == "U":
+        return
+    kinds = {"c": "complex", "O": "object", "V": "structured", "U": "string", "S": "bytes"}
+    what = kinds.get(dtype.kind, "unsupported")
+    raise InputError(f"{p}: array {name!r} has {what} dtype {dtype}; only real numbers: {_REWRITE}")
+
+
+def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from an ``.npy`` header (ValueError for a bad or unsupported header)."""
+    version = npy_format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = npy_format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran, dtype = npy_format.read_array_header_2_0(member)
+    else:
+        raise ValueError(f".npy format version {version} is not supported")
+    del fortran
+    return tuple(int(n) for n in shape), dtype
+
+
+def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path) -> np.ndarray:
+    """One array of an ``.npz``, after checking its header against the member's stored size."""
+    name = info.filename.removesuffix(".npy")
+    with archive.open(info) as member:
+        shape, dtype = _npy_header(member)
+        _check_dtype(p, name, dtype)
+        header_bytes = member.tell()
+        claimed = math.prod(shape) * dtype.itemsize
+        if claimed != info.file_size - header_bytes:
+            raise InputError(
+                f"{p}: array {name!r} claims shape {shape} ({claimed} bytes) but holds "
+                f"{max(0, info.file_size - header_bytes)} bytes; the file is damaged: {_REWRITE}"
+            )
+    with archive.open(info) as member:
+        return npy_format.read_array(member, allow_pickle=False)
+
+
+def _load_npz(p: Path) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz``: member sizes checked against their headers before allocating."""
+    with zipfile.ZipFile(p) as archive:
+        members = archive.infolist()
+        if not members:
+            raise InputError(f"{p}: the archive holds no arrays; {_REWRITE}")
+        total = sum(info.file_size for info in members)
+        if total > MAX_PARAM_ARRAY_BYTES:
+            raise InputError(
+                f"{p}: arrays would take {total} bytes (limit {MAX_PARAM_ARRAY_BYTES}); not a parameter "
+                f"file of deca reconstruct: {_REWRITE}"
+            )
+        out = {}
+        for info in members:
+            if not info.filename.endswith(".npy"):
+                raise InputError(f"{p}: member {info.filename!r} is not a .npy array; {_REWRITE}")
+            out[info.filename.removesuffix(".npy")] = _read_npz_member(archive, info, p)
+        return out
+
+
+_JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_JSON_STRING = re.compile(r'"[^"]*"')
+
+
+def json_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting of a JSON text, by a linear scan (strings ignored), no recursion.
+
+    Example:
+        >>> json_depth('{"a": [[1], "[[["]}')
+        3
+    """
+    # escapes first (so no string holds a quote), then whole strings: two linear passes, no backtracking
+    code = _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text)).encode("utf-8", "replace")
+    chars = np.frombuffer(code, dtype=np.uint8)
+    steps = np.isin(chars, (ord("["), ord("{"))).astype(np.int64)
+    steps -= np.isin(chars, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max()) if steps.size else 0
+
+
+def _load_json(p: Path) -> dict[str, np.ndarray]:
+    """Arrays of a ``.json`` parameter file (depth checked before parsing)."""
+    text = p.read_text(encoding="utf-8")
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InputError(f"{p}: JSON nested {depth} levels deep (limit {MAX_JSON_DEPTH}); {_REWRITE}")
+    document = json.loads(text)
+    if not isinstance(document, dict) or not isinstance(document.get("arrays"), dict):
+        raise InputError(f"{p}: JSON without an 'arrays' object; {_REWRITE}")
+    dtypes = document.get("dtypes", {})
+    if not isinstance(dtypes, dict):
+        raise InputError(f"{p}: 'dtypes' is not an object; {_REWRITE}")
+    out = {}
+    for name, values in document["arrays"].items():
+        dtype = np.dtype(dtypes[name]) if name in dtypes else None
+        if dtype is not None:
+            _check_dtype(p, name, dtype)
+        arr = np.asarray(values, dtype=dtype)
+        _check_dtype(p, name, arr.dtype)
+        out[name] = arr
+    meta = document.get("meta", {})
+    out[META_KEY] = np.array(json.dumps(meta, sort_keys=True))
+    return out
+
+
 def load_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a file written by :func:`save_params` (``.npz`` or ``.json``).
+    """Read a file written by :func:`save_params` (``.npz`` or ``.json``), with bounded parsing.
 
     Args:
         path: the ``.npz`` or ``.json`` file.
@@ -97,29 +272,93 @@ def load_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         the metadata as JSON (``json.loads(str(d["meta_json"]))``).
 
     Raises:
-        InputError: if the file is missing, has another suffix, or cannot be parsed.
+        InputError: if the file is missing, unreadable, has another suffix, is larger than
+            :data:`MAX_PARAM_FILE_BYTES`, empty, truncated or damaged, nested deeper than
+            :data:`MAX_JSON_DEPTH`, has an array whose header disagrees with its size, or holds a
+            complex, object or string array (see the module docstring).
     """
     p = Path(path)
+    if p.suffix.lower() not in (".npz", ".json"):
+        raise InputError(f"{p}: unknown parameter file suffix {p.suffix!r}; use .npz or .json")
     if not p.is_file():
         raise InputError(f"{p}: parameter file not found; check the path")
     try:
-        if p.suffix == ".npz":
-            with np.load(p, allow_pickle=False) as npz:
-                return {name: npz[name] for name in npz.files}
-        if p.suffix == ".json":
-            document = json.loads(p.read_text(encoding="utf-8"))
-            dtypes = document.get("dtypes", {})
-            out = {
-                name: np.asarray(values, dtype=np.dtype(dtypes[name]) if name in dtypes else None)
-                for name, values in document["arrays"].items()
-            }
-            out[META_KEY] = np.array(json.dumps(document.get("meta", {}), sort_keys=True))
-            return out
-    except (ValueError, KeyError, TypeError, OSError) as exc:
+        size = p.stat().st_size
+        if size == 0:
+            raise InputError(f"{p}: parameter file is empty (0 bytes); {_REWRITE}")
+        if size > MAX_PARAM_FILE_BYTES:
+            raise InputError(
+                f"{p}: {size} bytes is too large for a parameter file (limit {MAX_PARAM_FILE_BYTES}); "
+                "pass the .npz or .json written by 'deca reconstruct'"
+            )
+        return _load_npz(p) if p.suffix.lower() == ".npz" else _load_json(p)
+    except InputError:
+        raise
+    except PermissionError as exc:
+        denied = f"{p}: permission denied: this user may not read the file; check its permissions"
+        raise InputError(denied) from exc
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        RecursionError,  # a backstop only: json_depth refuses deep files before parsing
+        OSError,
+        UnicodeDecodeError,
+    ) as exc:
         raise InputError(
-            f"{p}: cannot read parameters ({type(exc).__name__}: {exc}); rewrite the file"
+            f"{p}: cannot read parameters ({type(exc).__name__}: {exc}); the file is damaged or not a "
+            f"parameter file: {_REWRITE}"
         ) from exc
-    raise InputError(f"{p}: unknown parameter file suffix {p.suffix!r}; use .npz or .json")
+
+
+# ------------------------------------------------------------------------------- code validation
+def check_codes(arrays: dict[str, np.ndarray], source: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Validate the codes of one face: present, right shape, finite, within :data:`CODE_LIMITS`.
+
+    Args:
+        arrays: name → array without batch dimension (e.g. from :func:`load_params`); keys other
+            than :data:`CODE_NAMES` are ignored; ``detail`` is optional.
+        source: the file the codes came from (named in errors).
+
+    Returns:
+        name → float64 array of :data:`CODE_SHAPES` shape, for every code present.
+
+    Raises:
+        InputError: naming ``source`` and the key, for a missing code, a wrong shape, NaN/inf, a
+            value outside its limit, or a camera scale ≤ 0.
+    """
+    missing = [name for name in CODE_NAMES if name != "detail" and name not in arrays]
+    if missing:
+        raise InputError(f"{source}: not a DECA parameter file (missing codes {missing}); {_REWRITE}")
+    out = {}
+    for name in CODE_NAMES:
+        if name not in arrays:
+            continue
+        arr = np.asarray(arrays[name])
+        if arr.dtype.kind not in _NUMERIC_KINDS:
+            raise InputError(f"{source}: code {name!r} has dtype {arr.dtype}; only real numbers; {_REWRITE}")
+        arr = arr.astype(np.float64)
+        if arr.shape != CODE_SHAPES[name]:
+            raise InputError(
+                f"{source}: code {name!r} has shape {arr.shape}, expected {CODE_SHAPES[name]}; {_REWRITE}"
+            )
+        if not np.isfinite(arr).all():
+            raise InputError(f"{source}: code {name!r} holds NaN or infinite values; {_REWRITE}")
+        limit = CODE_LIMITS[name]
+        largest = float(np.abs(arr).max())
+        if largest > limit:
+            raise InputError(
+                f"{source}: code {name!r} has a value of magnitude {largest:.3g}, beyond the limit "
+                f"{limit:.3g} of real faces; {_REWRITE}"
+            )
+        if name == "cam" and not arr[0] > 0:
+            raise InputError(f"{source}: code 'cam' has scale s = {arr[0]:.3g}; it must be > 0; {_REWRITE}")
+        out[name] = arr
+    return out
 
 
 def load_codes(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Codes:
@@ -136,7 +375,8 @@ def load_codes(path: str | os.PathLike[str], *, device: str | torch.device | Non
         :class:`~pydeca.nets.Codes` with batch size 1, float32 (``detail`` ``None`` if not stored).
 
     Raises:
-        InputError: the file is missing or unreadable, lacks a code, or a code has the wrong shape.
+        InputError: the file is missing, unreadable or damaged (see :func:`load_params`), lacks a
+            code, or a code has the wrong shape, NaN/inf or a value out of range (:func:`check_codes`).
 
     Example:
         >>> codes = load_codes("out/photo/photo.npz")  # doctest: +SKIP
@@ -145,12 +385,6 @@ def load_codes(path: str | os.PathLike[str], *, device: str | torch.device | Non
     """
     from pydeca.nets import Codes  # noqa: PLC0415 - io stays importable without the networks
 
-    arrays = load_params(path)
-    batch = {name: np.asarray(arrays[name], dtype=np.float32)[None] for name in CODE_NAMES if name in arrays}
-    try:
-        return Codes.from_numpy(batch, device=device)
-    except (KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        raise InputError(
-            f"{Path(path)}: not a DECA parameter file ({message}); write one with 'deca reconstruct'"
-        ) from exc
+    codes = check_codes(load_params(path), Path(path))
+    batch = {name: arr.astype(np.float32)[None] for name, arr in codes.items()}
+    return Codes.from_numpy(batch, device=device)

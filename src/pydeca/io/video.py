@@ -102,11 +102,14 @@ def video_info(path: str | os.PathLike[str]) -> dict[str, float | int]:
                 frames = sum(1 for packet in container.demux(stream) if packet.size > 0)
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise InputError(f"{p}: video is damaged ({type(exc).__name__}: {exc}); re-export it") from exc
+        codec = stream.codec_context
+        if codec is None:
+            raise InputError(f"{p}: the video stream has no decodable codec; re-encode it (e.g. H.264 MP4)")
         return {
             "fps": float(rate) if rate else 0.0,
             "frames": frames,
-            "width": int(stream.codec_context.width),
-            "height": int(stream.codec_context.height),
+            "width": int(codec.width),
+            "height": int(codec.height),
         }
 
 

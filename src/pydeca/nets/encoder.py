@@ -135,8 +135,15 @@ class ResnetEncoder(nn.Module):
         return fused.use_channels_last(channels_last)
 
 
+def _cpu64(tensor: torch.Tensor | None) -> torch.Tensor:
+    """A detached float64 CPU copy of ``tensor`` (moved to the CPU first, then cast)."""
+    if tensor is None:
+        raise ValueError("_cpu64: expected a tensor")
+    return tensor.detach().cpu().to(torch.float64)
+
+
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """Fold an eval-mode BatchNorm into the preceding convolution (computed in float64).
+    """Fold an eval-mode BatchNorm into the preceding convolution (computed in float64 on the CPU).
 
     ``bn(conv(x)) = γ (W x + b − μ) / sqrt(σ² + ε) + β = W' x + b'`` with
     ``W' = W · γ / sqrt(σ² + ε)`` (per output channel) and ``b' = (b − μ) · γ / sqrt(σ² + ε) + β``.
@@ -163,12 +170,14 @@ def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         device=weight.device,
         dtype=weight.dtype,
     )
-    w64 = weight.double()
-    b64 = conv.bias.detach().double() if conv.bias is not None else w64.new_zeros(conv.out_channels)
-    gamma = bn.weight.detach().double() if bn.weight is not None else w64.new_ones(conv.out_channels)
-    beta = bn.bias.detach().double() if bn.bias is not None else w64.new_zeros(conv.out_channels)
-    scale = gamma * torch.rsqrt(bn.running_var.detach().double() + bn.eps)
+    # the fold runs in float64 on the CPU (MPS has no float64); results are cast, then moved
+    w64 = _cpu64(weight)
+    b64 = _cpu64(conv.bias) if conv.bias is not None else w64.new_zeros(conv.out_channels)
+    gamma = _cpu64(bn.weight) if bn.weight is not None else w64.new_ones(conv.out_channels)
+    beta = _cpu64(bn.bias) if bn.bias is not None else w64.new_zeros(conv.out_channels)
+    running_mean, running_var = _cpu64(bn.running_mean), _cpu64(bn.running_var)
+    scale = gamma * torch.rsqrt(running_var + bn.eps)
     with torch.no_grad():
-        fused.weight.copy_(w64 * scale.reshape(-1, 1, 1, 1))
-        fused.bias.copy_((b64 - bn.running_mean.detach().double()) * scale + beta)
+        fused.weight.copy_((w64 * scale.reshape(-1, 1, 1, 1)).to(weight.dtype))
+        fused.bias.copy_(((b64 - running_mean) * scale + beta).to(weight.dtype))
     return fused

@@ -6,8 +6,9 @@ edge, smaller z nearer), pixel centres at integer + 0.5 (``grid_sample(align_cor
 
 from __future__ import annotations
 
+from pydeca.geometry.rasterize import Fragments, rasterize
+
 from .interpolate import interpolate_face_attributes, interpolate_vertex_attributes
-from .rasterize import Fragments, rasterize
 from .renderer import MeshRenderer, ShapeRender, extract_texture
 from .shading import directional_shading, sh_shading
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from pydeca.errors import ShapeError
-from pydeca.render.rasterize import Fragments
+from pydeca.geometry.rasterize import Fragments
 
 __all__ = ["interpolate_face_attributes", "interpolate_vertex_attributes"]
 
@@ -14,7 +14,7 @@ def interpolate_face_attributes(fragments: Fragments, face_attrs: torch.Tensor) 
     """Interpolate per-face-corner attributes at every pixel.
 
     Args:
-        fragments: output of :func:`pydeca.render.rasterize.rasterize` for B images of H × W.
+        fragments: output of :func:`pydeca.geometry.rasterize.rasterize` for B images of H × W.
         face_attrs: (B, F, 3, C) attribute of each face corner (in the faces' corner order).
 
     Returns:
@@ -44,7 +44,7 @@ def interpolate_vertex_attributes(
     """Interpolate per-vertex attributes at every pixel.
 
     Args:
-        fragments: output of :func:`pydeca.render.rasterize.rasterize` for B images of H × W.
+        fragments: output of :func:`pydeca.geometry.rasterize.rasterize` for B images of H × W.
         attrs: (B, V, C) per-vertex attributes (each batch element its own).
         faces: (F, 3) or (B, F, 3) int64, the faces the fragments were rasterized with.
 

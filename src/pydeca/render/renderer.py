@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from pydeca.checks import check_shapes
 from pydeca.geometry.normals import vertex_normals
+from pydeca.geometry.rasterize import Fragments, rasterize
 
 from .interpolate import interpolate_face_attributes, interpolate_vertex_attributes
-from .rasterize import Fragments, rasterize
 from .shading import directional_shading, sh_shading
 
 __all__ = [
