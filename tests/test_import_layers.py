@@ -109,7 +109,6 @@ def test_every_unit_has_a_rank() -> None:
     assert units <= set(RANKS), f"units without a rank: {sorted(units - set(RANKS))}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: DECA.reconstruct still imports the app layer")
 def test_imports_point_down_only() -> None:
     problems = _violations()
     assert not problems, "upward or sideways imports:\n" + "\n".join(problems)

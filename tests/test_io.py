@@ -1,9 +1,8 @@
-"""Images, input listing, atomic writes, meshes (OBJ/MTL/PNG, PLY, GLB) and parameter files."""
+"""Images, atomic writes, meshes (OBJ/MTL/PNG, PLY, GLB) and parameter files."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ from pydeca.errors import InputError, ShapeError
 from pydeca.io import (
     atomic_write,
     atomic_write_bytes,
-    is_video,
-    list_inputs,
     load_image,
     load_params,
     read_obj,
@@ -93,31 +90,6 @@ def test_save_image_formats(tmp_path):
     with pytest.raises(ShapeError):
         save_image(tmp_path / "e.png", np.zeros((4, 4, 5)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "d.jpg", "sub"]
-
-
-def test_list_inputs_folders_globs_videos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ["b.png", "a.JPG", "c.txt", "clip.mp4", "z.webp"]:
-        (folder / name).write_bytes(b"")
-    (folder / "nested").mkdir()
-    found = list_inputs([folder])
-    assert [p.name for p in found] == ["a.JPG", "b.png", "clip.mp4", "z.webp"]
-    assert [is_video(p) for p in found] == [False, False, True, False]
-    assert [p.name for p in list_inputs([str(folder / "*.png"), folder / "b.png"])] == ["b.png"]
-    assert [p.name for p in list_inputs([folder / "z.webp", str(folder / "[ab]*")])] == [
-        "z.webp",
-        "a.JPG",
-        "b.png",
-    ]
-    with pytest.raises(InputError, match="no such file"):
-        list_inputs([tmp_path / "nope.jpg"])
-    with pytest.raises(InputError, match="matches no image"):
-        list_inputs([str(tmp_path / "*.png")])
-    with pytest.raises(InputError, match="unsupported file type"):
-        list_inputs([folder / "c.txt"])
-    with pytest.raises(InputError, match="no image or video"):
-        list_inputs([folder / "nested"])
 
 
 # ----------------------------------------------------------------------------- atomic writes
@@ -264,37 +236,6 @@ def test_params_round_trip(tmp_path):
         save_params(tmp_path / "x", {"meta_json": np.zeros(1)}, {})
     with pytest.raises(InputError, match="not found"):
         load_params(tmp_path / "missing.npz")
-
-
-def test_expand_inputs_keeps_going_past_bad_inputs(tmp_path, monkeypatch):
-    from pydeca.io.images import expand_inputs
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a.png").write_bytes(b"")
-    (tmp_path / "notes.txt").write_text("x")
-    (tmp_path / "empty").mkdir()
-    result = expand_inputs(["a.png", "notes.txt", "missing.jpg", "*.webp", "empty", "./a.png", str(tmp_path)])
-    assert [text for text, _ in result] == [
-        "a.png",
-        "notes.txt",
-        "missing.jpg",
-        "*.webp",
-        "empty",
-        "./a.png",
-        str(tmp_path),
-    ]
-    files = dict(result)
-    assert files["a.png"] == [Path("a.png")]
-    assert "unsupported file type '.txt'" in str(files["notes.txt"])
-    assert "remove it from the inputs" in str(files["notes.txt"])
-    assert f"no such file or folder; check the path (relative paths start at {tmp_path})" in str(
-        files["missing.jpg"]
-    )
-    assert "pattern matches no image or video file" in str(files["*.webp"])
-    assert "folder holds no image or video files" in str(files["empty"])
-    assert files["./a.png"] == [], "the same file twice is kept once"
-    assert files[str(tmp_path)] == [], "also through another spelling of its path"
-    assert all(isinstance(files[key], InputError) for key in ("notes.txt", "missing.jpg", "*.webp", "empty"))
 
 
 def test_obj_side_files_and_texture_vertex_colors(tmp_path):

@@ -279,7 +279,7 @@ def test_complex_arrays_are_refused_not_cast(convert):
 
 
 def test_gif_in_a_folder_is_an_input_read_as_its_first_frame(tmp_path):
-    from pydeca.io.images import list_inputs
+    from pydeca.io.inputs import list_inputs
 
     first = _marked()
     second = np.zeros_like(first)

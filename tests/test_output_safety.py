@@ -243,19 +243,19 @@ def test_real_small_disk(tmp_path: Path, cache_env, capsys):
 
 # ---------------------------------------------------------------------- interruption
 def test_ctrl_c_in_process_leaves_no_partial_face(tmp_path: Path, demo_model, monkeypatch, capsys):
-    from pydeca.apps import outputs
     from pydeca.apps.reconstruct import ReconstructOptions, run_reconstruct
+    from pydeca.pipeline import writers
 
     for k in range(3):
         Image.fromarray(_face(8 * k)).save(tmp_path / f"p{k}.png")
-    real_params = outputs.save_params
+    real_params = writers.save_params
 
     def interrupt_second(stem, *args, **kwargs):
         if Path(stem).name == "p1":
             raise KeyboardInterrupt
         return real_params(stem, *args, **kwargs)
 
-    monkeypatch.setattr(outputs, "save_params", interrupt_second)
+    monkeypatch.setattr(writers, "save_params", interrupt_second)
     options = ReconstructOptions(save_obj=False, save_depth=False, detector="none")
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt) as interrupt:

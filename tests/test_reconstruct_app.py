@@ -12,8 +12,10 @@ import torch
 import trimesh
 from PIL import Image
 
+import pydeca
 from pydeca.cli import main
 from pydeca.io.params import load_codes, load_params
+from pydeca.pipeline import to_trimesh
 
 CODE_SHAPES = {
     "shape": (100,),
@@ -122,16 +124,16 @@ def test_landmarks_in_photo_pixels_lie_on_the_face(examples_run):
 
 
 def test_batched_equals_single(shared: Path, demo_model):
-    from pydeca.apps.pipeline import prepare_faces, reconstruct_faces
     from pydeca.detect import get_detector
     from pydeca.io.images import load_image
+    from pydeca.pipeline import prepare_faces, reconstruct_batch
 
     detector = get_detector("auto")
     paths = sorted((shared / "images" / "examples").glob("*.png"))[:3]
     prepared = [f for p in paths for f in prepare_faces(load_image(p), p.stem, detector, p)]
-    batched, _ = reconstruct_faces(demo_model, prepared)
+    batched, _ = reconstruct_batch(demo_model, prepared)
     for face, result in zip(prepared, batched, strict=True):
-        (single,), _ = reconstruct_faces(demo_model, [face])
+        (single,), _ = reconstruct_batch(demo_model, [face])
         torch.testing.assert_close(result.codes.cam, single.codes.cam, atol=1e-4, rtol=0)
         torch.testing.assert_close(
             result.reconstruction.vertices, single.reconstruction.vertices, atol=1e-5, rtol=0
@@ -140,10 +142,10 @@ def test_batched_equals_single(shared: Path, demo_model):
 
 def test_python_api_round_trip(shared: Path, demo_model, tmp_path: Path):
     photo = shared / "images" / "examples" / "alfw1.png"
-    result = demo_model.reconstruct(photo)
+    result = pydeca.reconstruct(demo_model, photo)
     assert result.landmarks.shape == (68, 2)
-    assert len(result.mesh.vertices) == demo_model.flame.v_template.shape[0]
-    written = result.save(tmp_path, formats=("npz", "obj"))
+    assert len(to_trimesh(demo_model, result).vertices) == demo_model.flame.v_template.shape[0]
+    written = pydeca.save(demo_model, result, tmp_path, formats=("npz", "obj"))
     assert str(tmp_path / "alfw1" / "alfw1.npz") in written
     for path in ("alfw1.mtl", "alfw1.png", "alfw1_normals.png"):
         assert str(tmp_path / "alfw1" / path) in written, "every written file is listed"
@@ -259,9 +261,9 @@ def test_deca_data_folder_layout_and_missing_assets(tmp_path: Path, demo_cache: 
 
 
 def test_non_finite_codes_fail_that_face(shared: Path, demo_model, monkeypatch):
-    from pydeca.apps.pipeline import prepare_faces, reconstruct_faces
     from pydeca.detect import get_detector
     from pydeca.io.images import load_image
+    from pydeca.pipeline import prepare_faces, reconstruct_batch
 
     path = shared / "images" / "examples" / "alfw1.png"
     prepared = prepare_faces(load_image(path), "alfw1", get_detector("auto"), path)
@@ -273,7 +275,7 @@ def test_non_finite_codes_fail_that_face(shared: Path, demo_model, monkeypatch):
         return codes
 
     monkeypatch.setattr(demo_model, "encode", broken)
-    results, failures = reconstruct_faces(demo_model, prepared)
+    results, failures = reconstruct_batch(demo_model, prepared)
     assert results == []
     assert "non-finite" in failures["alfw1"]
 
@@ -310,7 +312,7 @@ def _astronaut_face() -> np.ndarray:
 
 
 def test_unique_output_names_rule():
-    from pydeca.apps.outputs import unique_output_names
+    from pydeca.io.output_names import unique_output_names
 
     names = unique_output_names([Path("a/face.png"), Path("b/face.png"), Path("a/face.JPG"), Path("x.png")])
     assert names == ["face_a_png", "face_b_png", "face_a_JPG", "x"]
@@ -363,7 +365,7 @@ def test_inputs_are_decoded_one_batch_at_a_time(tmp_path: Path, demo_model, monk
         Image.fromarray(np.roll(face, 4 * k, axis=1)).save(tmp_path / f"p{k}.png")
     decoded: list[str] = []
     batches: list[tuple[int, int]] = []  # (faces in the batch, photos decoded so far)
-    real_load, real_batch = app.load_image, app.reconstruct_faces
+    real_load, real_batch = app.load_image, app.reconstruct_batch
 
     def counting_load(path, **kwargs):
         decoded.append(Path(path).name)
@@ -374,7 +376,7 @@ def test_inputs_are_decoded_one_batch_at_a_time(tmp_path: Path, demo_model, monk
         return real_batch(model, faces, *args, **kwargs)
 
     monkeypatch.setattr(app, "load_image", counting_load)
-    monkeypatch.setattr(app, "reconstruct_faces", recording_batch)
+    monkeypatch.setattr(app, "reconstruct_batch", recording_batch)
     out = tmp_path / "out"
     options = _params_only(batch_size=2, detector="none")
     summary = run_reconstruct([str(tmp_path / "*.png")], out, options, model=demo_model, quiet=True)
@@ -607,30 +609,59 @@ def test_detector_gets_the_device_and_is_built_before_the_model(tmp_path: Path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_api_reconstruct_all_is_every_face_largest_first(demo_model):
+    """``reconstruct_all``: one result per face, largest first, named like ``--face all``;
+    ``reconstruct`` is its largest face."""
+    from pydeca.detect import get_detector
+    from pydeca.errors import NoFaceError
+
+    face = _astronaut_face()
+    small = np.asarray(Image.fromarray(face).resize((192, 192)))
+    two = np.zeros((256, 512, 3), np.uint8)
+    two[:, :256], two[32:224, 288:480] = face, small
+    results = pydeca.reconstruct_all(demo_model, two)
+    assert [r.name for r in results] == ["image_face0", "image_face1"]
+    scales = [float(np.linalg.det(r.tform[:2, :2])) for r in results]
+    assert scales[0] < scales[1], "the larger face needs the smaller photo → crop scale"
+    largest = pydeca.reconstruct(demo_model, two)
+    assert largest.name == "image"
+    torch.testing.assert_close(largest.codes.to_flame_vector(), results[0].codes.to_flame_vector())
+    for result in results:
+        assert isinstance(result, pydeca.FaceResult)
+        assert result.reconstruction.batch_size == 1
+        assert result.landmarks.shape == (68, 2)
+    with pytest.raises(NoFaceError):
+        pydeca.reconstruct(demo_model, np.zeros((128, 128, 3), np.uint8))
+    none = get_detector("none")
+    (whole,) = pydeca.reconstruct_all(demo_model, face, detector=none)
+    assert whole.name == "image"
+
+
 def test_api_arrays_match_files(tmp_path: Path, demo_model):
     from pydeca.errors import InputError, ShapeError
 
     rgb = _astronaut_face()
-    reference = demo_model.reconstruct(rgb).codes
+    reference = pydeca.reconstruct(demo_model, rgb).codes
 
     def same(result, expected=reference):
         torch.testing.assert_close(result.codes.to_flame_vector(), expected.to_flame_vector())
 
-    same(demo_model.reconstruct(rgb.astype(np.float32) / 255.0))  # float in [0, 1]
-    same(demo_model.reconstruct(rgb.astype(np.uint16) * 257))  # 16-bit
-    same(demo_model.reconstruct(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0))  # torch (3, H, W)
+    same(pydeca.reconstruct(demo_model, rgb.astype(np.float32) / 255.0))  # float in [0, 1]
+    same(pydeca.reconstruct(demo_model, rgb.astype(np.uint16) * 257))  # 16-bit
+    chw = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+    same(pydeca.reconstruct(demo_model, chw))  # torch (3, H, W)
     rgba = np.concatenate([rgb, np.full((256, 256, 1), 40, np.uint8)], axis=2)
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
-    same(demo_model.reconstruct(rgba), demo_model.reconstruct(tmp_path / "rgba.png").codes)
-    same(demo_model.reconstruct(rgba), reference)  # alpha dropped as for files
+    same(pydeca.reconstruct(demo_model, rgba), pydeca.reconstruct(demo_model, tmp_path / "rgba.png").codes)
+    same(pydeca.reconstruct(demo_model, rgba), reference)  # alpha dropped as for files
     grey = np.asarray(Image.fromarray(rgb).convert("L"))
     Image.fromarray(grey).save(tmp_path / "grey.png")
-    from_file = demo_model.reconstruct(tmp_path / "grey.png").codes
-    same(demo_model.reconstruct(grey), from_file)
-    same(demo_model.reconstruct(grey.astype(np.float64) / 255.0), from_file)
+    from_file = pydeca.reconstruct(demo_model, tmp_path / "grey.png").codes
+    same(pydeca.reconstruct(demo_model, grey), from_file)
+    same(pydeca.reconstruct(demo_model, grey.astype(np.float64) / 255.0), from_file)
     with pytest.raises(InputError, match=r"float values must lie in \[0, 1\].*divide"):
-        demo_model.reconstruct(rgb.astype(np.float32))  # 0-255 floats: no silent cast
+        pydeca.reconstruct(demo_model, rgb.astype(np.float32))  # 0-255 floats: no silent cast
     with pytest.raises(ShapeError):
-        demo_model.reconstruct(np.zeros((64, 64, 5), np.uint8))
+        pydeca.reconstruct(demo_model, np.zeros((64, 64, 5), np.uint8))
     with pytest.raises(InputError, match="too small"):
-        demo_model.reconstruct(np.zeros((20, 20, 3), np.uint8))
+        pydeca.reconstruct(demo_model, np.zeros((20, 20, 3), np.uint8))

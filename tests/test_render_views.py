@@ -46,7 +46,7 @@ def test_texture_modes_without_albedo_model(reference_model, decoded):
     with torch.inference_mode():
         photo = reference_model.texture_from_images(rec, image, "photo")
     # No albedo model: "extract" falls back to DECA's grey 0.7 outside the mask, like "photo".
-    torch.testing.assert_close(rec.uv_texture_gt, photo)
+    torch.testing.assert_close(rec.photo_texture.uv_texture_gt, photo)
     assert torch.all(photo[0][:, outside] == 0.7)
     with pytest.raises(OptionError, match="needs an albedo model"):
         reference_model.texture_from_images(rec, image, "model")
@@ -63,13 +63,18 @@ def test_unknown_jaw_type_and_reconstruct_options_are_option_errors(
 
     with pytest.raises(OptionError, match=r"jaw_type: expected 'aa' or 'euler', got 'quat'"):
         DECA(reference_bundle, jaw_type="quat", cache_dir=tmp_path)  # type: ignore[arg-type]
+    from pydeca.detect import get_detector
+    from pydeca.pipeline import prepare_faces, reconstruct, reconstruct_all
+
     photo = np.zeros((64, 64, 3), np.uint8)
-    with pytest.raises(
-        OptionError, match=r"^texture: expected one of 'extract', 'model', 'photo', got 'bogus'$"
-    ):
-        reference_model.reconstruct(photo, detector="none", texture="bogus")  # type: ignore[arg-type]
-    with pytest.raises(OptionError, match=r"^faces: expected one of 'largest', 'all', got 'some'$"):
-        reference_model.reconstruct(photo, detector="none", faces="some")  # type: ignore[arg-type]
+    for entry in (reconstruct, reconstruct_all):
+        with pytest.raises(
+            OptionError, match=r"^texture: expected one of 'extract', 'model', 'photo', got 'bogus'$"
+        ):
+            entry(reference_model, photo, detector="none", texture="bogus")  # type: ignore[arg-type]
+    # which faces to keep is an argument of the pipeline's face preparation
+    with pytest.raises(OptionError, match=r"^which: expected 'largest' or 'all', got 'some'$"):
+        prepare_faces(photo, "photo", get_detector("none"), which="some")  # type: ignore[arg-type]
 
 
 def test_detail_expression_conditions_only_the_detail_decoder(reference_model, shared):
@@ -80,8 +85,8 @@ def test_detail_expression_conditions_only_the_detail_decoder(reference_model, s
         mixed = reference_model.decode(codes_a, detail_expression=codes_b)
         expected = reference_model.D_detail(torch.cat([codes_b.pose[:, 3:], codes_b.exp, codes_a.detail], 1))
     torch.testing.assert_close(mixed.vertices, plain.vertices)  # geometry keeps its own expression
-    torch.testing.assert_close(mixed.uv_z, expected)
-    assert float((mixed.uv_z - plain.uv_z).abs().max()) > 1e-6
+    torch.testing.assert_close(mixed.detail.uv_z, expected)
+    assert float((mixed.detail.uv_z - plain.detail.uv_z).abs().max()) > 1e-6
 
 
 def test_lit_texture_render_with_ambient_light(reference_model, decoded):
@@ -177,9 +182,13 @@ def test_render_shapes_equals_two_render_shape_calls(reference_model, decoded):
     rec, _ = decoded
     renderer = reference_model.renderer
     with torch.inference_mode():
-        coarse, detail = renderer.render_shapes(rec.vertices, rec.trans_verts, rec.uv_detail_normals, 224)
+        coarse, detail = renderer.render_shapes(
+            rec.vertices, rec.trans_verts, rec.detail.uv_detail_normals, 224
+        )
         torch.testing.assert_close(coarse.images, renderer.render_shape(rec.vertices, rec.trans_verts).images)
-        single = renderer.render_shape(rec.vertices, rec.trans_verts, uv_detail_normals=rec.uv_detail_normals)
+        single = renderer.render_shape(
+            rec.vertices, rec.trans_verts, uv_detail_normals=rec.detail.uv_detail_normals
+        )
     torch.testing.assert_close(detail.images, single.images)
     assert float((detail.images - coarse.images).abs().max()) > 0.01  # the detail shows
 
@@ -213,22 +222,26 @@ def test_extract_texture_with_albedo_model(bfm_model, shared):
         uv_gt = sampled_image(bfm_model, image, rec.trans_verts)
     mask = bfm_model.uv_face_eye_mask[0, 0]
     inside, outside = mask == 1, mask == 0
-    texture = rec.uv_texture_gt[0]
-    assert rec.texture_mode == "extract"
+    texture = rec.photo_texture.uv_texture_gt[0]
+    assert rec.photo_texture.texture_mode == "extract"
     # inside the face-eye mask: the photo; outside: the shaded albedo uv_texture (not DECA's grey)
     torch.testing.assert_close(texture[:, inside], uv_gt[0][:, inside], atol=1e-6, rtol=0)
-    torch.testing.assert_close(texture[:, outside], rec.uv_texture[0][:, outside], atol=0, rtol=0)
-    blend = uv_gt[0] * mask + rec.uv_texture[0] * (1 - mask)
+    torch.testing.assert_close(
+        texture[:, outside], rec.model_texture.uv_texture[0][:, outside], atol=0, rtol=0
+    )
+    blend = uv_gt[0] * mask + rec.model_texture.uv_texture[0] * (1 - mask)
     torch.testing.assert_close(texture, blend, atol=1e-6, rtol=0)
     # the test tells the sources apart: outside, the shaded albedo is neither grey nor the photo
-    islands = outside & (rec.uv_texture[0].abs().sum(0) > 0)
-    assert float((rec.uv_texture[0][:, islands] - 0.7).abs().mean()) > 0.05
-    assert float((rec.uv_texture[0][:, islands] - uv_gt[0][:, islands]).abs().mean()) > 0.05
+    islands = outside & (rec.model_texture.uv_texture[0].abs().sum(0) > 0)
+    assert float((rec.model_texture.uv_texture[0][:, islands] - 0.7).abs().mean()) > 0.05
+    assert float((rec.model_texture.uv_texture[0][:, islands] - uv_gt[0][:, islands]).abs().mean()) > 0.05
     # a darker photo halves the inside (bilinear sampling is linear) and leaves the outside alone
     torch.testing.assert_close(
-        darker.uv_texture_gt[0][:, inside], texture[:, inside] * 0.5, atol=1e-6, rtol=0
+        darker.photo_texture.uv_texture_gt[0][:, inside], texture[:, inside] * 0.5, atol=1e-6, rtol=0
     )
-    torch.testing.assert_close(darker.uv_texture_gt[0][:, outside], texture[:, outside], atol=0, rtol=0)
+    torch.testing.assert_close(
+        darker.photo_texture.uv_texture_gt[0][:, outside], texture[:, outside], atol=0, rtol=0
+    )
 
 
 def test_model_and_photo_texture_modes_with_albedo_model(bfm_model, shared):
@@ -239,15 +252,19 @@ def test_model_and_photo_texture_modes_with_albedo_model(bfm_model, shared):
         photo = bfm_model.decode(codes, images=image, texture="photo")
         uv_gt = sampled_image(bfm_model, image, photo.trans_verts)
     # "model": uv_texture (albedo × SH shading of the detail normals) itself, whatever the image
-    assert model_mode.texture_mode == "model"
-    torch.testing.assert_close(model_mode.uv_texture_gt, model_mode.uv_texture, atol=0, rtol=0)
-    torch.testing.assert_close(blank.uv_texture_gt, model_mode.uv_texture_gt, atol=0, rtol=0)
+    assert model_mode.photo_texture.texture_mode == "model"
+    torch.testing.assert_close(
+        model_mode.photo_texture.uv_texture_gt, model_mode.model_texture.uv_texture, atol=0, rtol=0
+    )
+    torch.testing.assert_close(
+        blank.photo_texture.uv_texture_gt, model_mode.photo_texture.uv_texture_gt, atol=0, rtol=0
+    )
     # "photo": the photo inside, DECA's grey 0.7 outside even though an albedo model exists
     mask = bfm_model.uv_face_eye_mask[0, 0]
     torch.testing.assert_close(
-        photo.uv_texture_gt[0][:, mask == 1], uv_gt[0][:, mask == 1], atol=1e-6, rtol=0
+        photo.photo_texture.uv_texture_gt[0][:, mask == 1], uv_gt[0][:, mask == 1], atol=1e-6, rtol=0
     )
-    assert torch.all(photo.uv_texture_gt[0][:, mask == 0] == 0.7)
+    assert torch.all(photo.photo_texture.uv_texture_gt[0][:, mask == 0] == 0.7)
 
 
 class LargestFloatTensor(TorchDispatchMode):
@@ -291,13 +308,15 @@ def test_texture_from_photo_samples_the_original(bfm_model, shared):
         photo_float = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
         uv_gt = sampled_image(bfm_model, photo_float, photo_ndc)
     mask = bfm_model.uv_face_eye_mask[0, 0]
-    expected = uv_gt * mask + rec.uv_texture * (1 - mask)
+    expected = uv_gt * mask + rec.model_texture.uv_texture * (1 - mask)
     # uint8 gathers vs grid_sample of the float photo: same bilinear weights up to float32 rounding
     torch.testing.assert_close(texture, expected, atol=1e-5, rtol=0)
     inside = mask == 1
     # The photo holds the crop at twice its resolution, so the texture matches the crop's (up to the
     # extra resampling) — and it does come from the photo: inverting the photo inverts it.
-    assert float((texture[0][:, inside] - rec.uv_texture_gt[0][:, inside]).abs().mean()) < 2 / 255
+    assert (
+        float((texture[0][:, inside] - rec.photo_texture.uv_texture_gt[0][:, inside]).abs().mean()) < 2 / 255
+    )
     torch.testing.assert_close(inverted[0][:, inside], 1 - texture[0][:, inside], atol=1e-5, rtol=0)
     torch.testing.assert_close(inverted[0][:, mask == 0], texture[0][:, mask == 0], atol=0, rtol=0)
 
@@ -336,7 +355,7 @@ def test_photo_views_render_with_the_photo_texture(bfm_model, shared):
         fragments = renderer.rasterize(photo_ndc, (height, width))
         full, alpha = renderer.render_texture(photo_ndc, texture, background=background, fragments=fragments)
         crop_textured, _ = renderer.render_texture(
-            photo_ndc, rec.uv_texture_gt, background=background, fragments=fragments
+            photo_ndc, rec.photo_texture.uv_texture_gt, background=background, fragments=fragments
         )
     # the rendered panel is the photo-textured mesh over the photo (rendered in 3 bands: the y
     # rescaling rounds differently on a few pixels, ±1/255)

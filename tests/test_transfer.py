@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from pydeca.apps.pipeline import prepare_faces, reconstruct_faces
 from pydeca.apps.transfer import (
     TransferOptions,
     face_from_params,
@@ -23,6 +22,7 @@ from pydeca.io.images import load_image
 from pydeca.io.mesh import read_obj
 from pydeca.io.params import load_params, save_params
 from pydeca.nets import Codes
+from pydeca.pipeline import prepare_faces, reconstruct_batch, save
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def identity(demo_model, shared):
     """The demo reconstruction of an already cropped example photo (no detector)."""
     path = shared / "images" / "examples" / "IMG_0392_inputs.jpg"
     prepared = prepare_faces(load_image(path), path.stem, get_detector("none"), path)
-    results, failures = reconstruct_faces(demo_model, prepared)
+    results, failures = reconstruct_batch(demo_model, prepared)
     assert not failures
     return results[0]
 
@@ -74,12 +74,12 @@ def test_transfer_expression_matches_decode_and_detail_decoder(demo_model, ident
     assert rec.batch_size == 1
     assert rec.vertices.shape == expected.vertices.shape
     torch.testing.assert_close(rec.vertices, expected.vertices, atol=1e-6, rtol=0)
-    torch.testing.assert_close(rec.uv_z, uv_z, atol=1e-6, rtol=0)
+    torch.testing.assert_close(rec.detail.uv_z, uv_z, atol=1e-6, rtol=0)
     # The expression really changed the face, and the detail follows the new expression.
     assert (rec.vertices - identity.reconstruction.vertices).abs().max() > 1e-4
-    assert (rec.uv_z - identity.reconstruction.uv_z).abs().max() > 1e-6
+    assert (rec.detail.uv_z - identity.reconstruction.detail.uv_z).abs().max() > 1e-6
     # The identity's photo texture is kept.
-    assert torch.equal(rec.uv_texture_gt, identity.reconstruction.uv_texture_gt)
+    assert torch.equal(rec.photo_texture.uv_texture_gt, identity.reconstruction.photo_texture.uv_texture_gt)
 
 
 def test_transfer_expression_batch_of_two(demo_model, identity):
@@ -90,7 +90,7 @@ def test_transfer_expression_batch_of_two(demo_model, identity):
     )
     rec = transfer_expression(demo_model, identity.codes, expressions)
     assert rec.batch_size == 2
-    assert rec.uv_texture_gt is None
+    assert rec.photo_texture is None
     single = transfer_expression(demo_model, identity.codes, expressions[1])
     torch.testing.assert_close(rec.vertices[1:], single.vertices, atol=1e-6, rtol=0)
 
@@ -120,7 +120,7 @@ def test_run_transfer_from_images_writes_grid_meshes_and_params(demo_model, iden
 
 
 def test_run_transfer_from_parameter_files(demo_model, identity, tmp_path):
-    identity.save(tmp_path / "in", formats=("npz",))
+    save(demo_model, identity, tmp_path / "in", formats=("npz",))
     identity_npz = tmp_path / "in" / identity.name / f"{identity.name}.npz"
     expression = _expression_codes(identity.codes)
     save_params(tmp_path / "in" / "smile", {k: v[0] for k, v in expression.to_numpy().items()})
@@ -142,18 +142,20 @@ def test_run_transfer_from_parameter_files(demo_model, identity, tmp_path):
 
 
 def test_face_from_params_texture_fallbacks(demo_model, identity, tmp_path):
-    identity.save(tmp_path, formats=("npz",))
+    save(demo_model, identity, tmp_path, formats=("npz",))
     npz = tmp_path / identity.name / f"{identity.name}.npz"
     face = face_from_params(demo_model, npz)  # no texture file: the albedo model's texture
-    torch.testing.assert_close(face.reconstruction.uv_texture_gt, face.reconstruction.uv_texture)
+    torch.testing.assert_close(
+        face.reconstruction.photo_texture.uv_texture_gt, face.reconstruction.model_texture.uv_texture
+    )
     assert face.crop.shape == (1, 3, 224, 224)
     assert face.image.shape == (224, 224, 3)
     texture = np.zeros((256, 256, 3), np.uint8)
     texture[..., 1] = 255
     Image.fromarray(texture).save(npz.with_suffix(".png"))  # what 'deca reconstruct --save-obj' writes
     face = face_from_params(demo_model, npz)
-    assert face.reconstruction.uv_texture_gt[0, 1].min() == 1.0
-    assert face.reconstruction.uv_texture_gt[0, 0].max() == 0.0
+    assert face.reconstruction.photo_texture.uv_texture_gt[0, 1].min() == 1.0
+    assert face.reconstruction.photo_texture.uv_texture_gt[0, 0].max() == 0.0
 
 
 @pytest.fixture
@@ -179,7 +181,7 @@ def test_cli_transfer_real_photos_mesh_is_identity_with_their_expression(
 
     # independently: the identity's and the expression photo's codes
     none = get_detector("none")
-    (ident,), _ = reconstruct_faces(demo_model, prepare_faces(load_image(photo), photo.stem, none, photo))
+    (ident,), _ = reconstruct_batch(demo_model, prepare_faces(load_image(photo), photo.stem, none, photo))
     crop = prepare_faces(load_image(expression_photo), "7", none, expression_photo)[0].crop
     with torch.inference_mode():
         expr = demo_model.encode(crop[None])
@@ -262,7 +264,7 @@ def test_bad_expression_inputs_fail_alone(demo_model, identity, tmp_path, capsys
     expected = _hostile_inputs(tmp_path / "bad", good)
     save_params(tmp_path / "smile", good)
     inputs = [tmp_path / "smile.npz", *(tmp_path / "bad" / name for name in expected), tmp_path / "gone.npz"]
-    identity.save(tmp_path / "id", formats=("npz",))
+    save(demo_model, identity, tmp_path / "id", formats=("npz",))
     identity_npz = tmp_path / "id" / identity.name / f"{identity.name}.npz"
     summary = run_transfer(identity_npz, inputs, tmp_path / "out", model=demo_model, quiet=True)
     assert list(summary.outputs) == [f"{identity.name}_to_smile"]
@@ -287,7 +289,7 @@ def test_cli_transfer_quiet_still_reports_failures_and_exits_1(
     save_params(tmp_path / "smile", good)
     bad = dict(good, exp=np.full(50, np.nan))
     save_params(tmp_path / "nan", bad)
-    identity.save(tmp_path / "id", formats=("npz",))
+    save(demo_model, identity, tmp_path / "id", formats=("npz",))
     identity_npz = tmp_path / "id" / identity.name / f"{identity.name}.npz"
     argv = ["transfer", str(identity_npz), str(tmp_path / "nan.npz"), str(tmp_path / "smile.npz")]
     assert main([*argv, "-o", str(tmp_path / "out"), "--assets", "demo", "--quiet", "--json"]) == 1

@@ -12,7 +12,7 @@ from PIL import Image
 
 from media import mux_tone
 from pydeca.errors import InputError
-from pydeca.io.images import is_video, list_inputs
+from pydeca.io.inputs import is_video, list_inputs
 from pydeca.io.video import iter_video_frames, video_info
 
 av = pytest.importorskip("av")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import getpass
 import json
 import math
 import os
@@ -38,11 +39,14 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ._version import __version__
 from .constants import MIN_PANEL_HEIGHT
 from .errors import AssetError, InputError, MissingDependencyError, OptionError, PydecaError, RunInterrupted
+
+if TYPE_CHECKING:
+    from .assets.fetch import FetchReport
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -341,14 +345,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fetch_text(report: dict) -> str:
-    checks = report.get("checks", {})
+def _fetch_text(report: FetchReport) -> str:
+    """``deca fetch``'s lines: each file downloaded (with what was verified), then each already present."""
     lines = [
-        f"downloaded {path}" + (f" ({checks[path]})" if path in checks else "")
-        for path in report.get("downloaded", [])
+        f"downloaded {path}" + (f" ({report.checks[path]})" if path in report.checks else "")
+        for path in report.downloaded
     ]
-    lines += [f"already present {path}" for path in report.get("present", [])]
+    lines += [f"already present {path}" for path in report.present]
     return "\n".join(lines) or "nothing to do"
+
+
+def _ask_flame_account(username: str | None, password: str | None) -> tuple[str, str]:
+    """Ask in the terminal for the missing parts of the FLAME account (an ``AccountPrompt``).
+
+    The questions go to stderr (stdout may hold ``--json``); the password is read without echo.
+
+    Raises:
+        AssetError: the input ended (Ctrl-D) before an answer.
+    """
+    from .assets.fetch import ENV_FLAME_PASSWORD, ENV_FLAME_USERNAME, FLAME_SITE
+
+    _say(f"FLAME 2020 needs your account at {FLAME_SITE}.")
+    try:
+        if not username:
+            sys.stderr.write("FLAME username (e-mail): ")
+            sys.stderr.flush()
+            username = input().strip()
+        password = password or getpass.getpass("FLAME password: ")
+    except EOFError as exc:
+        raise AssetError(
+            f"no FLAME account was entered (the input ended); set {ENV_FLAME_USERNAME} and "
+            f"{ENV_FLAME_PASSWORD} instead, or run the command again"
+        ) from exc
+    return username, password
+
+
+def _stdin_is_terminal() -> bool:
+    """True when someone can answer questions on stdin (not a pipe, a file or a closed stdin)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # a closed or detached stdin
+        return False
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    """``deca fetch``: download the asset groups, print what was downloaded and what was present."""
+    from .assets.fetch import fetch
+
+    report = fetch(
+        args.what,
+        args.assets,
+        progress=not args.quiet,
+        force=args.force,
+        username=args.username,
+        ask_account=_ask_flame_account if _stdin_is_terminal() else None,
+        mirror=args.mirror,
+    )
+    _emit(json.dumps(report.to_dict(), indent=2) if args.json else _fetch_text(report))
+    return 0
 
 
 def _run_animation_command(args: argparse.Namespace):
@@ -522,18 +576,7 @@ def _run(args: argparse.Namespace) -> int:
         _emit(json.dumps(report, indent=2) if args.json else report["text"])
         return 0 if report["ok"] else 1
     if args.command == "fetch":
-        from .assets.fetch import fetch
-
-        report = fetch(
-            args.what,
-            args.assets,
-            progress=not args.quiet,
-            force=args.force,
-            username=args.username,
-            mirror=args.mirror,
-        )
-        _emit(json.dumps(report, indent=2) if args.json else _fetch_text(report))
-        return 0
+        return _run_fetch(args)
     if args.command in ("transfer", "animate", "video"):
         summary = _run_animation_command(args)
     else:

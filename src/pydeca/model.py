@@ -2,8 +2,9 @@
 
 ``DECA`` owns the three networks (E_flame, E_detail, D_detail), the FLAME layer, the albedo model and
 the topology buffers (faces, the cached UV raster, DECA's UV grid). Decoding is separate from
-rendering (architecture.md, property 4): :meth:`DECA.decode` returns geometry, landmarks and UV maps;
-images are rendered on request by :mod:`pydeca.render`.
+rendering (architecture.md, property 4): :meth:`DECA.decode` returns geometry, landmarks and UV maps
+(a :class:`~pydeca.results.Reconstruction`); images are rendered on request by :mod:`pydeca.render`.
+Photos (detection, cropping, batching) go through :mod:`pydeca.pipeline` (``pydeca.reconstruct``).
 
 Example:
     >>> import pydeca, torch                                     # doctest: +SKIP
@@ -15,9 +16,9 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import get_args
 
 import numpy as np
 import torch
@@ -40,16 +41,9 @@ from .geometry.uv_raster import UVGather
 from .nets import Codes, build_networks
 from .render.renderer import MeshRenderer, extract_texture
 from .render.shading import sh_shading
+from .results import DetailMaps, PhotoTexture, Reconstruction, TextureMaps, TextureMode
 
-if TYPE_CHECKING:
-    from .detect import FaceDetector
-
-__all__ = ["DECA", "DEVICE_CHOICES", "Reconstruction", "resolve_device"]
-
-TextureMode = Literal["extract", "model", "photo"]
-"""What ``uv_texture_gt`` holds (see :meth:`DECA.decode`)."""
-FaceChoice = Literal["largest", "all"]
-"""Which faces of a photo :meth:`DECA.reconstruct` returns."""
+__all__ = ["DECA", "DEVICE_CHOICES", "Reconstruction", "TextureMode", "resolve_device"]
 
 
 def _check_choice(option: str, value: object, choices: tuple[str, ...]) -> None:
@@ -60,71 +54,6 @@ def _check_choice(option: str, value: object, choices: tuple[str, ...]) -> None:
 
 VISIBILITY_NORMAL_Z = 0.1
 """A landmark is visible when its camera-space normal z is below this (camera looks along +z)."""
-
-
-@dataclass
-class Reconstruction:
-    """Everything :meth:`DECA.decode` computes for a batch of B faces (V = 5023 for FLAME, R = 256).
-
-    Frames: *world* is FLAME's (metres, +x subject's left, +y up, +z out of the face); *NDC* is the
-    crop's (x = −1 left edge, y = −1 top edge, smaller z nearer, weak perspective ``codes.cam``).
-    UV images have row 0 at v = 1.
-    """
-
-    codes: Codes
-    vertices: Tensor
-    """(B, V, 3) world, metres."""
-    normals: Tensor
-    """(B, V, 3) world unit vertex normals."""
-    trans_verts: Tensor
-    """(B, V, 3) NDC."""
-    landmarks2d: Tensor
-    """(B, 68, 2) NDC x, y of the 2D-fitting landmarks (17 pose-dependent contour + 51 static)."""
-    landmarks3d: Tensor
-    """(B, 68, 4) NDC x, y, z of the fixed 3D landmarks + visibility (1.0 visible, 0.0 hidden)."""
-    landmarks3d_world: Tensor
-    """(B, 68, 3) the fixed 3D landmarks, world, metres."""
-    uv_z: Tensor | None = None
-    """(B, 1, R, R) raw detail-decoder displacement, metres (±0.01)."""
-    displacement_map: Tensor | None = None
-    """(B, 1, R, R) ``uv_z`` + the fixed displacement, metres (what the detail mesh uses)."""
-    uv_detail_normals: Tensor | None = None
-    """(B, 3, R, R) world normals with detail inside the face-eye mask, coarse outside."""
-    albedo: Tensor | None = None
-    """(B, 3, R, R) RGB albedo UV map, nominally [0, 1] (``None`` without an albedo model)."""
-    uv_shading: Tensor | None = None
-    """(B, 3, R, R) SH shading of ``uv_detail_normals`` (or the coarse normals) with ``codes.light``."""
-    uv_texture: Tensor | None = None
-    """(B, 3, R, R) ``albedo · uv_shading``."""
-    uv_texture_gt: Tensor | None = None
-    """(B, 3, R, R) texture taken from the input images (see :meth:`DECA.decode`)."""
-    texture_mode: TextureMode | None = None
-    """How ``uv_texture_gt`` was made (``decode``'s ``texture``); ``None`` without images."""
-    is_demo: bool = False
-    """Made with the generated demo asset pack: not a meaningful reconstruction."""
-
-    @property
-    def batch_size(self) -> int:
-        """B."""
-        return self.vertices.shape[0]
-
-    def select(self, index: int | slice) -> Reconstruction:
-        """The sub-batch ``index`` (an int keeps a batch dimension of 1)."""
-        index = slice(index, index + 1) if isinstance(index, int) else index
-        values = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            values[item.name] = value[index] if isinstance(value, (Tensor, Codes)) else value
-        return Reconstruction(**values)
-
-    def to_numpy(self) -> dict[str, np.ndarray]:
-        """Every tensor (codes prefixed ``code_``) as a float32 numpy array, batch dimension kept."""
-        out = {f"code_{k}": v for k, v in self.codes.to_numpy().items()}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, Tensor):
-                out[item.name] = value.detach().float().cpu().numpy()
-        return out
 
 
 DEVICE_CHOICES = ("auto", "cpu", "mps", "cuda")
@@ -306,55 +235,6 @@ class DECA(nn.Module):
             codes.pose = torch.cat([codes.pose[:, :3], euler_to_axis_angle(codes.pose[:, 3:])], 1)
         return codes
 
-    # ------------------------------------------------------------------ photos
-    def reconstruct(
-        self,
-        image: np.ndarray | Tensor | str | Path,
-        *,
-        detector: str | FaceDetector = "auto",
-        faces: FaceChoice = "largest",
-        texture: TextureMode = "extract",
-    ):
-        """Photo (array or path) → the largest face's result (``faces="all"``: a list, largest first).
-
-        An array gives the same result as the same image read from a file: greyscale (H, W) and
-        (H, W, 1) are tiled, RGBA (H, W, 4) loses its alpha, uint16 is scaled to 8 bits, float
-        must lie in [0, 1]; a torch tensor may be (C, H, W). See
-        :func:`pydeca.io.images.photo_from_array`.
-
-        The result has ``.codes``, ``.reconstruction``, ``.mesh`` (trimesh), ``.landmarks`` (photo
-        pixels) and ``.save(dir, formats=...)``; see :class:`pydeca.apps.pipeline.FaceResult`.
-        ``pydeca.io.params.load_codes`` reads saved parameters back for :meth:`decode`.
-
-        Args:
-            image: a photo file path, or the photo as an array (see above).
-            detector: a detector name (:func:`pydeca.detect.get_detector`) or a detector object.
-            faces: ``"largest"`` (one result) or ``"all"`` (a list).
-            texture: ``uv_texture_gt`` mode (see :meth:`decode`).
-
-        Raises:
-            InputError: the image cannot be read, or its values are out of range (a float image in
-                0–255, say); NoFaceError: no face was found; ShapeError: unsupported array shape;
-                OptionError: unknown ``faces``, ``texture`` or detector name.
-        """
-        # The application layer does detection and cropping; imported here to keep layers one-way.
-        from pydeca.apps.pipeline import prepare_faces, reconstruct_faces  # noqa: PLC0415
-        from pydeca.detect import get_detector  # noqa: PLC0415
-        from pydeca.io.images import load_image, photo_from_array  # noqa: PLC0415
-
-        _check_choice("faces", faces, get_args(FaceChoice))
-        _check_choice("texture", texture, get_args(TextureMode))
-        source = Path(image) if isinstance(image, (str, Path)) else None
-        photo = load_image(source) if source is not None else photo_from_array(image)
-        name = source.stem if source is not None else "image"
-        if isinstance(detector, str):
-            detector = get_detector(detector, device=str(self.device))
-        prepared = prepare_faces(photo, name, detector, source, faces)
-        results, failures = reconstruct_faces(self, prepared, texture)
-        if failures:
-            raise InputError("; ".join(failures.values()))
-        return results if faces == "all" else results[0]
-
     # ------------------------------------------------------------------ decode
     def world2uv(self, attributes: Tensor) -> Tensor:
         """Per-vertex attributes (B, V, C) → UV image (B, C, R, R), zero outside the UV layout."""
@@ -371,6 +251,10 @@ class DECA(nn.Module):
     ) -> Reconstruction:
         """Codes → geometry, landmarks and UV maps (no image rendering; see :mod:`pydeca.render`).
 
+        The result's core fields are always set; ``detail`` with ``use_detail`` and a detail code,
+        ``model_texture`` with an albedo model, ``photo_texture`` with ``images`` (see
+        :class:`~pydeca.results.Reconstruction`).
+
         Differentiable (no ``inference_mode`` inside): with codes from
         :meth:`encode_differentiable` a loss on the result backpropagates to the encoders; wrap
         calls in ``torch.inference_mode()`` for speed when no gradients are needed.
@@ -381,7 +265,7 @@ class DECA(nn.Module):
             detail_expression: take the detail decoder's jaw pose and expression from these codes
                 instead (DECA's ``iddict``; the detail code itself always comes from ``codes``).
             images: (B, 3, H, W) the images the crop NDC refers to (the encoder crops); when given,
-                ``uv_texture_gt`` is extracted from them.
+                ``photo_texture.uv_texture_gt`` is extracted from them.
             texture: what ``uv_texture_gt`` holds (reference §2.9): ``"extract"`` — the photo inside
                 the face-eye mask, the shaded albedo outside (grey 0.7 without an albedo model);
                 ``"model"`` — the shaded albedo only; ``"photo"`` — the photo inside the mask, grey
@@ -397,6 +281,22 @@ class DECA(nn.Module):
         camera_normals = vertex_normals(trans_verts, self.faces)
         landmark_normals = self.flame.full_landmarks(camera_normals)
         visible = (landmark_normals[..., 2:3] < VISIBILITY_NORMAL_Z).to(landmarks3d.dtype)
+        uv_normals = self.world2uv(normals)
+        detail = None
+        if use_detail and codes.detail is not None:
+            conditioning = codes if detail_expression is None else detail_expression.to(self.device)
+            uv_z = self.decode_displacement(codes, conditioning)
+            detail = DetailMaps(
+                uv_z=uv_z,
+                displacement_map=uv_z + self.fixed_displacement,
+                uv_detail_normals=self.detail_normals(uv_z, vertices, normals, uv_normals),
+            )
+        model_texture = None
+        if self.albedo_model is not None:
+            albedo = self.albedo_model(codes.tex)
+            shading_normals = detail.uv_detail_normals if detail is not None else uv_normals
+            uv_shading = sh_shading(shading_normals, codes.light)
+            model_texture = TextureMaps(albedo=albedo, uv_shading=uv_shading, uv_texture=albedo * uv_shading)
         rec = Reconstruction(
             codes=codes,
             vertices=vertices,
@@ -406,21 +306,12 @@ class DECA(nn.Module):
             landmarks3d=torch.cat([landmarks3d, visible], dim=-1),
             landmarks3d_world=flame.landmarks3d,
             is_demo=self.is_demo,
+            detail=detail,
+            model_texture=model_texture,
         )
-        uv_normals = self.world2uv(normals)
-        if use_detail and codes.detail is not None:
-            conditioning = codes if detail_expression is None else detail_expression.to(self.device)
-            rec.uv_z = self.decode_displacement(codes, conditioning)
-            rec.displacement_map = rec.uv_z + self.fixed_displacement
-            rec.uv_detail_normals = self.detail_normals(rec.uv_z, vertices, normals, uv_normals)
-        if self.albedo_model is not None:
-            rec.albedo = self.albedo_model(codes.tex)
-            shading_normals = rec.uv_detail_normals if rec.uv_detail_normals is not None else uv_normals
-            rec.uv_shading = sh_shading(shading_normals, codes.light)
-            rec.uv_texture = rec.albedo * rec.uv_shading
         if images is not None:
-            rec.uv_texture_gt = self.texture_from_images(rec, images, texture)
-            rec.texture_mode = texture
+            photo_texture = PhotoTexture(self.texture_from_images(rec, images, texture), texture_mode=texture)
+            rec = replace(rec, photo_texture=photo_texture)
         return rec
 
     def texture_from_images(
@@ -448,7 +339,7 @@ class DECA(nn.Module):
                 model.
         """
         _check_choice("texture mode", mode, get_args(TextureMode))
-        model_texture = rec.uv_texture
+        model_texture = rec.model_texture.uv_texture if rec.model_texture is not None else None
         if mode == "model":
             if model_texture is None:
                 raise OptionError(
@@ -487,7 +378,8 @@ class DECA(nn.Module):
             photo: (H, W, 3) uint8 RGB photo (numpy or tensor), or a (B, 3, H, W) tensor (uint8, or
                 float in [0, 1]).
             tform: (3, 3) or (B, 3, 3) similarity T, photo pixel → crop pixel, of each face.
-            mode: texture mode (see :meth:`decode`); default ``rec.texture_mode``, else ``"extract"``.
+            mode: texture mode (see :meth:`decode`); default the mode ``rec``'s photo texture was made
+                with, else ``"extract"``.
             crop_size: side of the crop the codes were estimated on.
 
         Returns:
@@ -506,7 +398,9 @@ class DECA(nn.Module):
         t = t.expand(rec.batch_size, 3, 3) if t.ndim == 2 else t
         photo_ndc = crop_to_image_ndc(rec.trans_verts, t, crop_size, tuple(photo.shape[-2:]))
         photo = photo.expand(rec.batch_size, -1, -1, -1) if photo.shape[0] == 1 else photo
-        mode = mode if mode is not None else (rec.texture_mode or "extract")
+        if mode is None:
+            made = rec.photo_texture.texture_mode if rec.photo_texture is not None else None
+            mode = made or "extract"
         return self.texture_from_images(rec, photo, mode, trans_verts=photo_ndc)
 
     def decode_displacement(self, codes: Codes, conditioning: Codes | None = None) -> Tensor:

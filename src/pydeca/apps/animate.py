@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pydeca.apps.pipeline import FaceResult, load_model, say
+from pydeca.apps.common import load_model, say
 from pydeca.apps.reconstruct import RunSummary
 from pydeca.apps.transfer import (
     expand_each,
@@ -47,7 +47,9 @@ from pydeca.io.animation import ANIMATION_FORMATS, write_animation
 from pydeca.io.output_names import prepare_output_dir
 from pydeca.model import DECA
 from pydeca.nets import Codes
+from pydeca.pipeline.faces import FaceResult
 from pydeca.render.visualize import add_banner, to_uint8
+from pydeca.results import PhotoTexture
 
 __all__ = [
     "ANIMATION_CAM",
@@ -160,9 +162,10 @@ def _face_row(model: DECA, face: FaceResult, codes: Codes, size: int) -> list[np
     """(size, 3·size, 3) uint8 rows ``[crop | shape+detail | textured]`` for N codes of one face."""
     with torch.inference_mode():
         rec = model.decode(codes)
-        texture = face.reconstruction.uv_texture_gt
-        if texture is not None:
-            rec.uv_texture_gt = texture.expand(codes.batch_size, -1, -1, -1)
+        own = face.reconstruction.photo_texture
+        if own is not None:
+            texture = own.uv_texture_gt.expand(codes.batch_size, -1, -1, -1)
+            rec = replace(rec, photo_texture=PhotoTexture(texture))
         panels = render_panels(model, rec, size)
         crop = torch.nn.functional.interpolate(face.crop.to(model.device), size=(size, size), mode="nearest")
     crop_image = to_uint8(crop[0])

@@ -144,7 +144,7 @@ def _check(
             "error",
             (
                 f"{_since_fetch(record) + '; it ' if modified and record else ''}differs from DECA's "
-                f"published file (expected {published.size:,} B, sha256 {published.sha256[:16]}…): "
+                f"published file (expected {published.size:,} B, sha256 {(published.sha256 or '')[:16]}…): "
                 "`deca fetch data` replaces it"
             ),
         )

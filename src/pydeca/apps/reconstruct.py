@@ -15,11 +15,12 @@ Order of work:
    (and the photos they come from) are held in memory, whatever the number of photos or video
    frames. With ``skip_existing``, an input recorded as complete (:mod:`pydeca.apps.completion`:
    same resolved path, size and mtime, files still there) is skipped before it is decoded.
-4. Faces are encoded and decoded in batches and written atomically (:mod:`pydeca.apps.outputs`).
+4. Faces are encoded and decoded in batches (:func:`pydeca.pipeline.batch.reconstruct_batch`) and
+   written atomically (:mod:`pydeca.pipeline.writers`).
    A failure of one input or one face — unreadable, no face, non-finite codes, a file that cannot
    be written, even an unexpected error — is printed on stderr with its name and recorded in
    :attr:`RunSummary.failed`; the run goes on. A face is written all or nothing
-   (:func:`pydeca.apps.outputs.save_face`); an input is recorded complete after its last face.
+   (:func:`pydeca.pipeline.writers.save_face`); an input is recorded complete after its last face.
 5. Ctrl-C (``KeyboardInterrupt``) stops the run between two files: no partial face is left, the
    inputs finished so far stay recorded, a line on stderr says how many inputs are complete and to
    resume with ``--skip-existing``, and the ``KeyboardInterrupt`` is raised again.
@@ -37,21 +38,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from pydeca.apps.common import load_model, say, warn
 from pydeca.apps.completion import CompletionLog, InputIdentity, identity_of_array, identity_of_file
-from pydeca.apps.outputs import OutputOptions, save_face
-from pydeca.apps.pipeline import (
-    PreparedFace,
-    load_model,
-    prepare_faces,
-    reconstruct_faces,
-    say,
-    warn,
-)
 from pydeca.detect import FaceDetector, get_detector
+from pydeca.detect.types import FaceSelection
 from pydeca.errors import InputError, OptionError, PydecaError, RunInterrupted
-from pydeca.io.images import expand_inputs, is_video, load_image, photo_from_array
+from pydeca.io.images import load_image, photo_from_array
+from pydeca.io.inputs import expand_inputs, is_video
 from pydeca.io.output_names import claim_names, frame_name, prepare_output_dir, safe_stem, unique_output_names
 from pydeca.model import DECA, resolve_device
+from pydeca.pipeline.batch import reconstruct_batch
+from pydeca.pipeline.faces import PreparedFace, prepare_faces
+from pydeca.pipeline.writers import OutputOptions, save_face
+from pydeca.results import TextureMode
 
 __all__ = ["ReconstructOptions", "RunSummary", "run_demo", "run_reconstruct"]
 
@@ -61,14 +60,14 @@ class ReconstructOptions(OutputOptions):
     """Output options plus how to find faces and how to batch."""
 
     detector: str = "auto"
-    faces: str = "largest"
+    faces: FaceSelection = "largest"
     """``"largest"`` or ``"all"`` faces per image."""
     batch_size: int = 1
     every: int = 1
     """Use every ``every``-th frame of videos."""
     skip_existing: bool = False
     """Skip inputs the output folder's completion record lists as complete (files still there)."""
-    texture: str = "extract"
+    texture: TextureMode = "extract"
 
 
 @dataclass
@@ -299,7 +298,7 @@ class _Run:
         if not batch:
             return
         try:
-            results, failures = reconstruct_faces(
+            results, failures = reconstruct_batch(
                 self.model, [face for face, _ in batch], self.options.texture, maps=self.maps
             )
         except Exception as error:  # the whole batch failed (e.g. out of memory)

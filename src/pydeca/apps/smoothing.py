@@ -118,15 +118,16 @@ class OneEuroFilter:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Filter one sample: ``x`` any shape (constant across calls) → smoothed array, float64."""
         x = np.asarray(x, dtype=np.float64)
-        if self._x is None:
+        previous, slope = self._x, self._dx
+        if previous is None or slope is None:
             self._x, self._dx = x.copy(), np.zeros_like(x)
             return x.copy()
-        if x.shape != self._x.shape:
-            raise ValueError(f"OneEuroFilter: sample shape changed from {self._x.shape} to {x.shape}")
+        if x.shape != previous.shape:
+            raise ValueError(f"OneEuroFilter: sample shape changed from {previous.shape} to {x.shape}")
         a_d = _alpha(self.d_cutoff, self.rate)
-        self._dx = a_d * (x - self._x) * self.rate + (1.0 - a_d) * self._dx
-        a = _alpha(self.min_cutoff + self.beta * np.abs(self._dx), self.rate)
-        self._x = self._x + a * (x - self._x)  # = a x + (1 − a) x̂, exact for a constant
+        self._dx = slope = a_d * (x - previous) * self.rate + (1.0 - a_d) * slope
+        a = _alpha(self.min_cutoff + self.beta * np.abs(slope), self.rate)
+        self._x = previous + a * (x - previous)  # = a x + (1 − a) x̂, exact for a constant
         return self._x.copy()
 
 

@@ -22,18 +22,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pydeca.apps.outputs import OutputOptions, save_face
-from pydeca.apps.pipeline import FaceResult, load_model, prepare_faces, reconstruct_faces, say, warn
+from pydeca.apps.common import load_model, say, warn
 from pydeca.apps.reconstruct import RunSummary
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import get_detector
 from pydeca.errors import InputError, PydecaError, RunInterrupted
-from pydeca.io.images import list_inputs, load_image, save_image
+from pydeca.io.images import load_image, save_image
+from pydeca.io.inputs import list_inputs
 from pydeca.io.output_names import prepare_output_dir, safe_stem, transfer_name
 from pydeca.io.params import check_codes, load_codes
-from pydeca.model import DECA, Reconstruction
+from pydeca.model import DECA
 from pydeca.nets import Codes
+from pydeca.pipeline.batch import reconstruct_batch
+from pydeca.pipeline.faces import FaceResult, prepare_faces
+from pydeca.pipeline.writers import OutputOptions, save_face
 from pydeca.render.visualize import add_banner, panel_grid, to_uint8
+from pydeca.results import PhotoTexture, Reconstruction, TextureMode
 
 __all__ = [
     "GREY_TEXTURE",
@@ -72,7 +76,7 @@ class TransferOptions:
     save_vis: bool = True
     """Write ``<id>_to_<exp>.jpg``."""
     detector: str = "auto"
-    texture: str = "extract"
+    texture: TextureMode = "extract"
     """How the identity's texture is taken from its photo (see :meth:`DECA.decode`)."""
 
 
@@ -114,7 +118,7 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     """Files, folders and globs → image and parameter files, in order.
 
     A path with a suffix in :data:`PARAM_SUFFIXES` is a parameter file; everything else is expanded
-    by :func:`pydeca.io.images.list_inputs` (folders also contribute their ``.npz`` files).
+    by :func:`pydeca.io.inputs.list_inputs` (folders also contribute their ``.npz`` files).
 
     Raises:
         InputError: a path does not exist or names no usable file (the first such input).
@@ -165,14 +169,14 @@ def face_from_params(model: DECA, path: str | Path) -> FaceResult:
     with torch.inference_mode():
         rec = model.decode(codes.to(model.device))
         texture = _file_texture(model, path)
-        if texture is None:
-            texture = rec.uv_texture
+        if texture is None and rec.model_texture is not None:
+            texture = rec.model_texture.uv_texture
         if texture is None:
             texture = torch.full((1, 3, model.uv_size, model.uv_size), GREY_TEXTURE, device=model.device)
-        rec.uv_texture_gt = texture
+        rec = replace(rec, photo_texture=PhotoTexture(texture))
         crop, _ = model.renderer.render_texture(rec.trans_verts, texture, CROP_SIZE)
     image = to_uint8(crop[0])
-    return FaceResult(path.stem, image, crop, np.eye(3, dtype=np.float64), rec, model)
+    return FaceResult(path.stem, image, crop, np.eye(3, dtype=np.float64), rec)
 
 
 def codes_from_params(arrays: dict[str, np.ndarray], source: str | Path = "parameters") -> Codes:
@@ -186,7 +190,7 @@ def codes_from_params(arrays: dict[str, np.ndarray], source: str | Path = "param
     return Codes.from_numpy({k: v.astype(np.float32)[None] for k, v in codes.items()})
 
 
-def load_face(model: DECA, path: str | Path, detector=None, texture: str = "extract") -> FaceResult:
+def load_face(model: DECA, path: str | Path, detector=None, texture: TextureMode = "extract") -> FaceResult:
     """Reconstruct the largest face of a photo, or decode a parameter file (``.npz`` / ``.json``).
 
     Args:
@@ -203,7 +207,7 @@ def load_face(model: DECA, path: str | Path, detector=None, texture: str = "extr
         return face_from_params(model, path)
     detector = detector if detector is not None else get_detector("auto")
     prepared = prepare_faces(load_image(path), path.stem, detector, path)
-    results, failures = reconstruct_faces(model, prepared, texture)
+    results, failures = reconstruct_batch(model, prepared, texture)
     if failures:
         raise InputError("; ".join(failures.values()))
     return results[0]
@@ -292,16 +296,19 @@ def transfer_expression(
             ``uv_texture_gt`` when ``identity`` is a :class:`FaceResult` (else ``None``).
 
     Returns:
-        An E-face :class:`Reconstruction` whose ``uv_texture_gt`` is the identity's texture.
+        An E-face :class:`Reconstruction` whose ``photo_texture`` is ``texture`` (``None``
+        without one).
     """
     identity_codes = identity.codes if isinstance(identity, FaceResult) else identity
     if texture is None and isinstance(identity, FaceResult):
-        texture = identity.reconstruction.uv_texture_gt
+        own = identity.reconstruction.photo_texture
+        texture = own.uv_texture_gt if own is not None else None
     codes = transfer_codes(identity_codes.to(model.device), expression)
     with torch.inference_mode():
         rec = model.decode(codes, detail_expression=codes)
     if texture is not None:
-        rec.uv_texture_gt = texture.to(model.device).expand(codes.batch_size, -1, -1, -1)
+        shared = PhotoTexture(texture.to(model.device).expand(codes.batch_size, -1, -1, -1))
+        rec = replace(rec, photo_texture=shared)
     return rec
 
 
@@ -314,11 +321,16 @@ def render_panels(model: DECA, rec: Reconstruction, size: int = CROP_SIZE) -> di
     renderer = model.renderer
     with torch.inference_mode():
         fragments = renderer.rasterize(rec.trans_verts, size)
+        detail_normals = rec.detail.uv_detail_normals if rec.detail is not None else None
         shape = renderer.render_shape(
-            rec.vertices, rec.trans_verts, size, uv_detail_normals=rec.uv_detail_normals, fragments=fragments
+            rec.vertices, rec.trans_verts, size, uv_detail_normals=detail_normals, fragments=fragments
         )
         out = {"shape_detail": shape.images}
-        texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.uv_texture
+        texture = None
+        if rec.photo_texture is not None:
+            texture = rec.photo_texture.uv_texture_gt
+        elif rec.model_texture is not None:
+            texture = rec.model_texture.uv_texture
         if texture is not None:
             out["textured"], _ = renderer.render_texture(rec.trans_verts, texture, size, fragments=fragments)
     return out
@@ -407,7 +419,7 @@ def run_transfer(
                     if grid is not None:
                         written.append(str(save_image(out_dir / f"{name}.jpg", grid)))
                     if options.save_meshes or options.save_params:
-                        result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i), model)
+                        result = FaceResult(name, face.image, face.crop, face.tform, rec.select(i))
                         written += save_face(model, result, out_dir, files_options)
                 except BaseException:
                     for path in written:  # all-or-nothing per transferred face

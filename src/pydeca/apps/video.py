@@ -45,9 +45,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from pydeca.apps.common import load_model, say, warn
 from pydeca.apps.completion import CompletionLog, identity_of_file
 from pydeca.apps.memory import release_freed_memory
-from pydeca.apps.pipeline import load_model, say, warn
 from pydeca.apps.smoothing import MotionSmoother, check_strength
 from pydeca.apps.tracking import FaceTracker, TrackingOptions
 from pydeca.constants import CROP_SIZE, MIN_PANEL_HEIGHT
@@ -57,7 +57,7 @@ from pydeca.errors import InputError, NoFaceError, OptionError, RunInterrupted
 from pydeca.geometry.camera import crop_to_image_ndc, ndc_to_pixels, weak_perspective_project
 from pydeca.geometry.normals import vertex_normals
 from pydeca.io.atomic import atomic_write
-from pydeca.io.images import is_video
+from pydeca.io.inputs import is_video
 from pydeca.io.mesh import write_obj
 from pydeca.io.output_names import (
     claim_names,
@@ -217,10 +217,15 @@ def _render_panels(
         verts = crop_to_image_ndc(rec.trans_verts, t.to(model.device), CROP_SIZE, panel_hw)
         view_normals = vertex_normals(rec.trans_verts, model.renderer.faces)
         fragments = model.renderer.rasterize(verts, panel_hw)
-        common = {"fragments": fragments, "view_normals": view_normals}
-        coarse, detail = model.renderer.render_shapes(
-            rec.vertices, verts, rec.uv_detail_normals, panel_hw, **common
-        )
+        if rec.detail is not None:
+            normals = rec.detail.uv_detail_normals
+            coarse, detail = model.renderer.render_shapes(
+                rec.vertices, verts, normals, panel_hw, fragments=fragments, view_normals=view_normals
+            )
+        else:  # codes without a detail code: the coarse shape in both panels
+            coarse = detail = model.renderer.render_shape(
+                rec.vertices, verts, panel_hw, fragments=fragments, view_normals=view_normals
+            )
         bg = torch.from_numpy(np.stack(photos)).to(model.device).permute(0, 3, 1, 2).float().div_(255.0)
         weight = coarse.alpha * OVERLAY_OPACITY
         overlay = coarse.images * weight + bg * (1.0 - weight)

@@ -279,7 +279,7 @@ def load_albedo_basis(
             ) from exc
     validate_albedo(albedo, str(path))
     arrays = {"mean": albedo.mean, "basis": albedo.basis, "source": np.array(albedo.source)}
-    if write_cache_file(cache_file, lambda fh: np.savez(fh, **arrays)):
+    if write_cache_file(cache_file, lambda fh: np.savez(fh, allow_pickle=False, **arrays)):
         _prune_cache(directory)
     return albedo
 

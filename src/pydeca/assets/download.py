@@ -171,8 +171,8 @@ def _receive(
         AssetError: the body is shorter than its ``Content-Length`` (the ``.part`` is kept).
     """
     append = offset > 0 and response.status == 206
-    length = response.headers.get("Content-Length")
-    length = int(length) if length and length.isdigit() else None
+    length_header = response.headers.get("Content-Length")
+    length = int(length_header) if length_header and length_header.isdigit() else None
     if expect_binary and response.headers.get_content_type() == "text/html":
         raise _html_error(url, part.with_suffix(""), response.read(_SNIFF_BYTES), fix)
     total = (offset if append else 0) + length if length is not None else expected_size

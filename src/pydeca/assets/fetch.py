@@ -8,7 +8,11 @@ Three groups, each a function of its own, all writing into one asset directory:
 * ``deca``: the released checkpoint ``deca_model.tar`` (a ``torch.save`` file, reference §1.9) from
   Google Drive, through the optional ``gdown`` package (``pip install "pydeca[fetch]"``).
 * ``flame``: ``generic_model.pkl`` from the licence-gated FLAME 2020 archive, an HTTP POST with the
-  user's FLAME account (arguments, else ``FLAME_USERNAME`` / ``FLAME_PASSWORD``, else a prompt).
+  user's FLAME account (arguments, else ``FLAME_USERNAME`` / ``FLAME_PASSWORD``, else the
+  ``ask_account`` callback: ``deca fetch`` asks in the terminal; this module never reads stdin).
+
+Each group's function returns a :class:`FetchReport` (files downloaded now, files already present,
+what was verified); :func:`fetch` runs the groups asked for and joins their reports.
 
 Downloads go through :func:`pydeca.assets.download.download` (resumable, verified, rejects HTML
 pages); every failure raises an :class:`~pydeca.errors.AssetError` naming the URL and the exact
@@ -25,13 +29,11 @@ account), ``PYDECA_MIRROR``, and the official location (:func:`resolve_sources`)
 
 from __future__ import annotations
 
-import getpass
 import os
-import sys
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,11 +57,16 @@ __all__ = [
     "DECA_WEIGHTS",
     "ENV_DATA_URL",
     "ENV_DECA_URL",
+    "ENV_FLAME_PASSWORD",
     "ENV_FLAME_URL",
+    "ENV_FLAME_USERNAME",
     "ENV_MIRROR",
     "FLAME_ARCHIVE",
     "FLAME_SITE",
     "FLAME_URL",
+    "GROUPS",
+    "AccountPrompt",
+    "FetchReport",
     "FetchSources",
     "RemoteFile",
     "check_checkpoint_file",
@@ -136,6 +143,18 @@ ENV_DECA_URL = "PYDECA_DECA_URL"
 """Environment variable: URL of ``deca_model.tar`` (Google Drive URLs go through gdown)."""
 ENV_FLAME_URL = "PYDECA_FLAME_URL"
 """Environment variable: URL of the FLAME 2020 zip (POSTed with the FLAME account)."""
+ENV_FLAME_USERNAME = "FLAME_USERNAME"
+"""Environment variable: user name (e-mail) of the FLAME account."""
+ENV_FLAME_PASSWORD = "FLAME_PASSWORD"  # noqa: S105 - the variable's name, not a password
+"""Environment variable: password of the FLAME account."""
+
+AccountPrompt = Callable[[str | None, str | None], tuple[str, str]]
+"""Asks the user for the FLAME account: ``ask_account(username, password) -> (username, password)``.
+
+Called with what is already known (``None`` for what is not) and returns both, e.g. asking only for
+the password when the user name was given. ``deca fetch`` passes one reading the terminal
+(``input`` and ``getpass``); the library never reads stdin itself.
+"""
 
 _DATA_CHECK = "sha256 matches DECA's published file"
 
@@ -206,14 +225,84 @@ def _is_present(path: Path, sha256: str | None) -> bool:
     return path.is_file() and (sha256 is None or sha256_file(path) == sha256)
 
 
-def _fetch_data(asset_dir: Path, base_url: str, progress: bool, force: bool) -> tuple[list[Path], list[Path]]:
-    downloaded, present = [], []
+@dataclass(frozen=True)
+class FetchReport:
+    """What a fetch did in one asset directory: the files downloaded now and those already there.
+
+    Every fetch function returns one; :func:`fetch` joins those of its groups in the order data,
+    deca, flame. ``deca fetch`` prints one line per file from it, ``deca fetch --json`` prints
+    :meth:`to_dict`.
+    """
+
+    asset_dir: Path
+    """The asset directory the files were fetched into."""
+    downloaded: tuple[Path, ...] = ()
+    """Files downloaded and verified now, in download order."""
+    present: tuple[Path, ...] = ()
+    """Files already present and usable, left as they were (nothing was requested for them)."""
+    checks: Mapping[Path, str] = field(default_factory=dict, hash=False)
+    """What was verified, per downloaded file (e.g. ``"sha256 matches DECA's published file"``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``deca fetch --json``), paths as strings.
+
+        Returns:
+            ``{"asset_dir": str, "downloaded": [str, ...], "present": [str, ...], "checks":
+            {str: str}}``.
+
+        Example:
+            >>> FetchReport(Path("a"), present=(Path("a/x.png"),)).to_dict()["present"]
+            ['a/x.png']
+        """
+        return {
+            "asset_dir": str(self.asset_dir),
+            "downloaded": [str(p) for p in self.downloaded],
+            "present": [str(p) for p in self.present],
+            "checks": {str(p): self.checks[p] for p in self.downloaded if p in self.checks},
+        }
+
+
+def _joined(asset_dir: Path, reports: Sequence[FetchReport]) -> FetchReport:
+    """One report holding the files of ``reports``, in their order."""
+    return FetchReport(
+        asset_dir,
+        downloaded=tuple(p for r in reports for p in r.downloaded),
+        present=tuple(p for r in reports for p in r.present),
+        checks={p: c for r in reports for p, c in r.checks.items()},
+    )
+
+
+def fetch_data(
+    asset_dir: str | Path, *, base_url: str = DATA_BASE_URL, progress: bool = True, force: bool = False
+) -> FetchReport:
+    """Download DECA's public data files (:data:`DATA_FILES`) into ``asset_dir``.
+
+    Files already present with the right SHA-256 are skipped (unless ``force``); a present file with
+    a wrong hash is downloaded again. Each download is recorded in the asset manifest.
+
+    Args:
+        asset_dir: the asset directory (created if missing).
+        base_url: folder URL of the data files; a file's URL is this + its name.
+        progress: show a progress bar per download (on stderr).
+        force: download every file again, even when present.
+
+    Returns:
+        The files downloaded now and those already present, each in :data:`DATA_FILES` order.
+
+    Raises:
+        AssetError: a download failed (unreachable host, HTML page, size or checksum mismatch); the
+            message names the URL and the destination.
+    """
+    root = Path(asset_dir)
+    base = _folder(base_url)
+    downloaded: list[Path] = []
+    present: list[Path] = []
     for remote in DATA_FILES:
-        dest = asset_dir / remote.name
+        dest = root / remote.name
         if not force and _is_present(dest, remote.sha256):
             present.append(dest)
             continue
-        url = base_url + remote.name
+        url = base + remote.name
         download(
             url,
             dest,
@@ -222,24 +311,9 @@ def _fetch_data(asset_dir: Path, base_url: str, progress: bool, force: bool) -> 
             progress=progress,
             expect_binary=True,
         )
-        record_fetch(asset_dir, dest, url=url, check=_DATA_CHECK, sha256=remote.sha256)
+        record_fetch(root, dest, url=url, check=_DATA_CHECK, sha256=remote.sha256)
         downloaded.append(dest)
-    return downloaded, present
-
-
-def fetch_data(
-    asset_dir: Path, *, base_url: str = DATA_BASE_URL, progress: bool = True, force: bool = False
-) -> list[Path]:
-    """Download DECA's public data files (:data:`DATA_FILES`) into ``asset_dir``.
-
-    Files already present with the right SHA-256 are skipped (unless ``force``); a present file with
-    a wrong hash is downloaded again. Each download is recorded in the asset manifest.
-
-    Returns:
-        The paths of all the data files, in :data:`DATA_FILES` order.
-    """
-    _fetch_data(Path(asset_dir), _folder(base_url), progress, force)
-    return [Path(asset_dir) / remote.name for remote in DATA_FILES]
+    return FetchReport(root, tuple(downloaded), tuple(present), dict.fromkeys(downloaded, _DATA_CHECK))
 
 
 def _deca_hint(dest: Path) -> str:
@@ -278,12 +352,37 @@ def _usable(path: Path | None, quick_check: Callable[[Path], None]) -> Path | No
     return path
 
 
-def _fetch_deca(asset_dir: Path, url: str, progress: bool, force: bool) -> tuple[Path, str | None]:
-    """Download and verify ``deca_model.tar``; returns its path and what was verified (None: kept)."""
-    dest = asset_dir / DECA_WEIGHTS.name
+def fetch_deca(
+    asset_dir: str | Path, *, url: str | None = None, progress: bool = True, force: bool = False
+) -> FetchReport:
+    """Download the released DECA checkpoint to ``asset_dir / "deca_model.tar"`` and verify it.
+
+    A Google Drive URL (the default, :data:`DECA_WEIGHTS`) goes through gdown; any other URL (a
+    mirror, tests) through :func:`download`. The download must load strictly into DECA's networks
+    (:func:`~pydeca.assets.integrity.verify_checkpoint`); its digest goes into the asset manifest.
+    An existing file that passes the cheap checks (a torch file of plausible size) is kept unless
+    ``force``; one that does not (an HTML page, a truncated download) is downloaded again.
+
+    Args:
+        asset_dir: the asset directory (created if missing).
+        url: where to download the checkpoint from (default: :data:`DECA_WEIGHTS`'s Google Drive URL).
+        progress: show a progress bar (on stderr).
+        force: download again even when a usable checkpoint is present.
+
+    Returns:
+        The checkpoint as downloaded (with what was verified) or as present.
+
+    Raises:
+        CheckpointError: the download is an HTML page (Drive's quota / virus-scan page), too small,
+            or not DECA's checkpoint; the message gives the manual download link and the path.
+        AssetError: the host cannot be reached or gdown is missing.
+    """
+    root = Path(asset_dir)
+    url = url or DECA_WEIGHTS.url
+    dest = root / DECA_WEIGHTS.name
     hint = _deca_hint(dest)
     if not force and _usable(dest, quick_check_checkpoint):
-        return dest, None  # an HTML page or a short file from an earlier attempt is replaced
+        return FetchReport(root, present=(dest,))  # an HTML page or a short file is replaced below
     checks: list[str] = []
 
     def validate(part: Path) -> None:
@@ -313,44 +412,41 @@ def _fetch_deca(asset_dir: Path, url: str, progress: bool, force: bool) -> tuple
             part.unlink(missing_ok=True)
             raise
         os.replace(part, dest)
-    record_fetch(asset_dir, dest, url=url, check=checks[-1])
-    return dest, checks[-1]
+    record_fetch(root, dest, url=url, check=checks[-1])
+    return FetchReport(root, downloaded=(dest,), checks={dest: checks[-1]})
 
 
-def fetch_deca(
-    asset_dir: Path, *, url: str | None = None, progress: bool = True, force: bool = False
-) -> Path:
-    """Download the released DECA checkpoint to ``asset_dir / "deca_model.tar"`` and verify it.
+def _no_account_error() -> AssetError:
+    return AssetError(
+        f"FLAME needs your FLAME account (register and accept the licence at {FLAME_SITE}): set the "
+        f"environment variables {ENV_FLAME_USERNAME} and {ENV_FLAME_PASSWORD}, or run `deca fetch` in "
+        "a terminal to be asked (from Python: pass username and password, or an ask_account callback)."
+    )
 
-    A Google Drive URL (the default, :data:`DECA_WEIGHTS`) goes through gdown; any other URL (a
-    mirror, tests) through :func:`download`. The download must load strictly into DECA's networks
-    (:func:`~pydeca.assets.integrity.verify_checkpoint`); its digest goes into the asset manifest.
-    An existing file that passes the cheap checks (a torch file of plausible size) is kept unless
-    ``force``; one that does not (an HTML page, a truncated download) is downloaded again.
+
+def _flame_account(
+    username: str | None, password: str | None, ask_account: AccountPrompt | None
+) -> tuple[str, str]:
+    """FLAME account: arguments → :data:`ENV_FLAME_USERNAME` / :data:`ENV_FLAME_PASSWORD` → ``ask_account``.
+
+    ``ask_account`` is called (once) only when the user name or the password is still unknown.
 
     Raises:
-        CheckpointError: the download is an HTML page (Drive's quota / virus-scan page), too small,
-            or not DECA's checkpoint; the message gives the manual download link and the path.
-        AssetError: the host cannot be reached or gdown is missing.
+        AssetError: an account is still missing and there is no ``ask_account``, or it gave an
+            empty user name or password.
     """
-    return _fetch_deca(Path(asset_dir), url or DECA_WEIGHTS.url, progress, force)[0]
-
-
-def _flame_credentials(username: str | None, password: str | None) -> tuple[str, str]:
-    """FLAME account: arguments → ``FLAME_USERNAME``/``FLAME_PASSWORD`` → prompt (interactive only)."""
-    username = username or os.environ.get("FLAME_USERNAME") or None
-    password = password or os.environ.get("FLAME_PASSWORD") or None
+    username = username or os.environ.get(ENV_FLAME_USERNAME) or None
+    password = password or os.environ.get(ENV_FLAME_PASSWORD) or None
     if username and password:
         return username, password
-    if not sys.stdin.isatty():
+    if ask_account is None:
+        raise _no_account_error()
+    username, password = ask_account(username, password)
+    if not (username and password):
         raise AssetError(
-            "FLAME needs your FLAME account (register and accept the licence at "
-            f"{FLAME_SITE}): set the environment variables FLAME_USERNAME and FLAME_PASSWORD, "
-            "or run the command in a terminal to be asked."
+            f"FLAME needs both a user name and a password of your FLAME account ({FLAME_SITE}); "
+            f"one was left empty. Set {ENV_FLAME_USERNAME} and {ENV_FLAME_PASSWORD} or answer both questions."
         )
-    sys.stderr.write(f"FLAME 2020 needs your account at {FLAME_SITE}.\n")
-    username = username or input("FLAME username (e-mail): ").strip()
-    password = password or getpass.getpass("FLAME password: ")
     return username, password
 
 
@@ -386,24 +482,58 @@ def _extract_generic_model(zip_path: Path, dest: Path, hint: str) -> str:
     return check
 
 
-def _fetch_flame(
-    asset_dir: Path,
+def _usable_flame_model(asset_dir: Path) -> Path | None:
+    """The FLAME model already in ``asset_dir`` (top level or DECA's ``FLAME2020/``), if usable."""
+    return _usable(find_asset(asset_dir, "flame_model"), quick_check_flame)
+
+
+def fetch_flame(
+    asset_dir: str | Path,
     *,
-    username: str | None,
-    password: str | None,
-    url: str,
-    progress: bool,
-    force: bool,
-    keep_zip: bool,
-) -> tuple[Path, str | None]:
-    """Download FLAME 2020, extract and verify the model; returns its path and the check (None: kept)."""
-    existing = _usable(find_asset(asset_dir, "flame_model"), quick_check_flame)
+    username: str | None = None,
+    password: str | None = None,
+    ask_account: AccountPrompt | None = None,
+    url: str = FLAME_URL,
+    progress: bool = True,
+    force: bool = False,
+    keep_zip: bool = False,
+) -> FetchReport:
+    """Download FLAME 2020 with the user's account and extract ``asset_dir / "generic_model.pkl"``.
+
+    The extracted model must read with the safe loader and have FLAME 2020's shapes
+    (:func:`~pydeca.assets.integrity.verify_flame_model`); its digest goes into the asset manifest.
+    The archive is kept as ``FLAME2020.zip`` only when ``keep_zip``. An existing model (at the top
+    or in DECA's ``FLAME2020/`` folder) that is a pickle is kept unless ``force``; then no account
+    is needed and ``ask_account`` is not called.
+
+    Args:
+        asset_dir: the asset directory (created if missing).
+        username: FLAME account user name (e-mail); default :data:`ENV_FLAME_USERNAME`.
+        password: FLAME account password; default :data:`ENV_FLAME_PASSWORD`.
+        ask_account: called once, when a download is needed and the user name or password is still
+            unknown (see :data:`AccountPrompt`); this function never reads stdin itself.
+        url: the FLAME 2020 zip, POSTed with the account.
+        progress: show a progress bar (on stderr).
+        force: download again even when a usable model is present.
+        keep_zip: keep the downloaded ``FLAME2020.zip`` (and reuse it next time).
+
+    Returns:
+        The model as downloaded (with what was verified) or as present.
+
+    Raises:
+        AssetError: no account (none given, none in the environment, no ``ask_account``); host
+            unreachable.
+        AssetFormatError: login failed (an HTML page or a non-zip answer), the zip lacks the model,
+            or the model is not FLAME 2020.
+    """
+    root = Path(asset_dir)
+    existing = _usable_flame_model(root)
     if not force and existing is not None:
-        return existing, None
-    dest = asset_dir / "generic_model.pkl"
+        return FetchReport(root, present=(existing,))
+    dest = root / "generic_model.pkl"
     hint = f"Download FLAME 2020 from {FLAME_SITE} and put generic_model.pkl at {dest}."
-    username, password = _flame_credentials(username, password)
-    zip_path = asset_dir / FLAME_ARCHIVE.name
+    username, password = _flame_account(username, password, ask_account)
+    zip_path = root / FLAME_ARCHIVE.name
 
     def _check_zip(part: Path) -> None:
         if not zipfile.is_zipfile(part):
@@ -430,45 +560,8 @@ def _fetch_flame(
         raise
     if not keep_zip:
         zip_path.unlink()
-    record_fetch(asset_dir, dest, url=url, check=check)
-    return dest, check
-
-
-def fetch_flame(
-    asset_dir: Path,
-    *,
-    username: str | None = None,
-    password: str | None = None,
-    url: str = FLAME_URL,
-    progress: bool = True,
-    force: bool = False,
-    keep_zip: bool = False,
-) -> Path:
-    """Download FLAME 2020 with the user's account and extract ``asset_dir / "generic_model.pkl"``.
-
-    Credentials: arguments, else ``FLAME_USERNAME`` / ``FLAME_PASSWORD``, else a prompt when stdin is
-    a terminal. The extracted model must read with the safe loader and have FLAME 2020's shapes
-    (:func:`~pydeca.assets.integrity.verify_flame_model`); its digest goes into the asset manifest.
-    The archive is kept as ``FLAME2020.zip`` only when ``keep_zip``. An existing model (at the top
-    or in DECA's ``FLAME2020/`` folder) that is a pickle is kept unless ``force``.
-
-    Returns:
-        The path of the model (the existing one when kept).
-
-    Raises:
-        AssetError: no credentials in a non-interactive session; host unreachable.
-        AssetFormatError: login failed (an HTML page or a non-zip answer), the zip lacks the model,
-            or the model is not FLAME 2020.
-    """
-    return _fetch_flame(
-        Path(asset_dir),
-        username=username,
-        password=password,
-        url=url,
-        progress=progress,
-        force=force,
-        keep_zip=keep_zip,
-    )[0]
+    record_fetch(root, dest, url=url, check=check)
+    return FetchReport(root, downloaded=(dest,), checks={dest: check})
 
 
 def fetch(
@@ -479,21 +572,36 @@ def fetch(
     force: bool = False,
     username: str | None = None,
     password: str | None = None,
+    ask_account: AccountPrompt | None = None,
     keep_zip: bool = False,
     mirror: str | None = None,
     data_base_url: str | None = None,
     deca_url: str | None = None,
     flame_url: str | None = None,
-) -> dict[str, Any]:
+) -> FetchReport:
     """Fetch the asset groups ``what`` (``"data"``, ``"deca"``, ``"flame"``, ``"all"``).
 
     The asset directory is resolved with :func:`pydeca.assets.paths.resolve_asset_dir`, the URLs
-    with :func:`resolve_sources` (arguments, ``mirror``, environment variables, official). FLAME
-    credentials are resolved before anything is downloaded, so a missing account fails fast.
+    with :func:`resolve_sources` (arguments, ``mirror``, environment variables, official). The FLAME
+    account is resolved (``ask_account`` called at most once) before anything is downloaded, so a
+    missing account fails fast.
+
+    Args:
+        what: group names; ``"all"`` means every group of :data:`GROUPS`.
+        asset_dir: the asset directory (default: ``PYDECA_HOME``, then the platform data dir).
+        progress: show progress bars (on stderr).
+        force: download again even what is present.
+        username: FLAME account user name, see :func:`fetch_flame`.
+        password: FLAME account password, see :func:`fetch_flame`.
+        ask_account: asks for the FLAME account when needed, see :data:`AccountPrompt`.
+        keep_zip: keep ``FLAME2020.zip``.
+        mirror: folder URL holding the data files and ``deca_model.tar``.
+        data_base_url: folder URL of the data files (beats ``mirror``).
+        deca_url: URL of ``deca_model.tar`` (beats ``mirror``).
+        flame_url: URL of the FLAME 2020 zip.
 
     Returns:
-        ``{"asset_dir": str, "downloaded": [...], "present": [...], "checks": {path: what was
-        verified}}``: paths (str) downloaded now and already present.
+        Every group's files, downloaded now or already present, in the order data, deca, flame.
 
     Raises:
         InputError: an unknown group name.
@@ -509,33 +617,24 @@ def fetch(
     sources = resolve_sources(
         mirror=mirror, data_base_url=data_base_url, deca_url=deca_url, flame_url=flame_url
     )
-    report: dict[str, Any] = {"asset_dir": str(root), "downloaded": [], "present": [], "checks": {}}
-
-    def add(path: Path, check: str | None) -> None:
-        report["present" if check is None else "downloaded"].append(str(path))
-        if check is not None:
-            report["checks"][str(path)] = check
-
-    if "flame" in groups and (force or _usable(find_asset(root, "flame_model"), quick_check_flame) is None):
-        username, password = _flame_credentials(username, password)
+    if "flame" in groups and (force or _usable_flame_model(root) is None):
+        username, password = _flame_account(username, password, ask_account)
+    reports: list[FetchReport] = []
     if "data" in groups:
-        downloaded, present = _fetch_data(root, sources.data_base_url, progress, force)
-        for path in present:
-            add(path, None)
-        for path in downloaded:
-            add(path, _DATA_CHECK)
+        reports.append(fetch_data(root, base_url=sources.data_base_url, progress=progress, force=force))
     if "deca" in groups:
-        add(*_fetch_deca(root, sources.deca_url, progress, force))
+        reports.append(fetch_deca(root, url=sources.deca_url, progress=progress, force=force))
     if "flame" in groups:
-        add(
-            *_fetch_flame(
+        reports.append(
+            fetch_flame(
                 root,
                 username=username,
                 password=password,
+                ask_account=ask_account,
                 url=sources.flame_url,
                 progress=progress,
                 force=force,
                 keep_zip=keep_zip,
             )
         )
-    return report
+    return _joined(root, reports)

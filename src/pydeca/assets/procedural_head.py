@@ -193,7 +193,7 @@ def _eyeball(centre: np.ndarray, island: tuple[float, float], v0: int, t0: int):
     verts = centre + EYE_RADIUS * dirs
     front, back = v0, v0 + 1 + n_r * n_c
 
-    def gid(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    def gid(i: int, j: np.ndarray) -> np.ndarray:
         return v0 + 1 + i * n_c + (j % n_c)
 
     # UVs: azimuthal disc, front pole at the centre, back pole spread on the rim (one vt per column)
@@ -208,7 +208,7 @@ def _eyeball(centre: np.ndarray, island: tuple[float, float], v0: int, t0: int):
     uvs = np.concatenate([[island], uv_ring.reshape(-1, 2)])
     tid_front = t0
 
-    def tid(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    def tid(i: int, j: np.ndarray) -> np.ndarray:
         return t0 + 1 + i * n_c + (j % n_c)
 
     faces, uvf = [], []

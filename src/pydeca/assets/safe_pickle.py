@@ -248,9 +248,11 @@ class _SparseStub(_StateStub):
 
     def convert(self, source: str) -> scipy.sparse.spmatrix:
         state = self.state if isinstance(self.state, dict) else {}
-        shape = state.get("_shape", state.get("shape"))
+        raw_shape = state.get("_shape", state.get("shape"))
         try:
-            shape = tuple(int(s) for s in shape)
+            if raw_shape is None:  # neither scipy's "_shape" nor the older "shape"
+                raise KeyError("_shape")
+            shape = tuple(int(s) for s in raw_shape)
             data = np.asarray(state["data"])
             if self.fmt == "coo":
                 if "coords" in state:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
@@ -51,7 +52,9 @@ BBOX_CENTER_SHIFT = 0.12
 """DECA's detector-box rule: centre moved down by ``0.12 · old_size`` (``old_size = (w + h)/2``)."""
 
 
-def square_from_box(box: Any, kind: str = "bbox", scale: float = CROP_SCALE) -> tuple[np.ndarray, float]:
+def square_from_box(
+    box: Any, kind: str = "bbox", scale: float = CROP_SCALE
+) -> tuple[npt.NDArray[np.float64], float]:
     """DECA's ``bbox2point`` followed by the crop scale: a face box → square (centre, size).
 
     Rules (reference §2.1), with ``w = r − l``, ``h = b − t``:
@@ -86,7 +89,7 @@ def square_from_box(box: Any, kind: str = "bbox", scale: float = CROP_SCALE) -> 
 
 def box_from_face(
     face: Face, image_shape: tuple[int, ...], scale: float = CROP_SCALE
-) -> tuple[np.ndarray, float]:
+) -> tuple[npt.NDArray[np.float64], float]:
     """The square crop (centre, size) of a face, with the rule its source calls for.
 
     Landmarks present → ``kpt68`` rule on their bounding box; else ``kind == "image"`` → DECA's
@@ -115,7 +118,7 @@ def box_from_face(
     return square_from_box(face.box, face.kind, scale)
 
 
-def similarity_transform(src: Any, dst: Any) -> np.ndarray:
+def similarity_transform(src: Any, dst: Any) -> npt.NDArray[np.float64]:
     """Least-squares 2-D similarity (rotation, uniform scale, translation; no reflection) src → dst.
 
     Closed form (Umeyama 1991 for 2-D): with centred points ``p``, ``q``,
@@ -148,7 +151,9 @@ def similarity_transform(src: Any, dst: Any) -> np.ndarray:
     return t
 
 
-def whole_image_transform(image_shape: tuple[int, ...], crop_size: int = CROP_SIZE) -> np.ndarray:
+def whole_image_transform(
+    image_shape: tuple[int, ...], crop_size: int = CROP_SIZE
+) -> npt.NDArray[np.float64]:
     """DECA's no-crop ``T``: photo corners (0, 0), (0, H−1), (W−1, 0) → (0, 0), (0, c−1), (c−1, 0).
 
     A least-squares similarity (reference §2.1, "without cropping"): the identity for a
@@ -170,7 +175,7 @@ def whole_image_transform(image_shape: tuple[int, ...], crop_size: int = CROP_SI
 
 def face_transform(
     face: Face, image_shape: tuple[int, ...], scale: float = CROP_SCALE, crop_size: int = CROP_SIZE
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """``T`` (photo pixel → crop pixel, (3, 3) float64) of a face, with the exact rule of its source.
 
     ``kind == "image"`` without landmarks → :func:`whole_image_transform`; else
@@ -182,7 +187,7 @@ def face_transform(
     return crop_transform(center, size, crop_size)
 
 
-def crop_transform(center: Any, size: Any, crop_size: int = CROP_SIZE) -> np.ndarray:
+def crop_transform(center: Any, size: Any, crop_size: int = CROP_SIZE) -> npt.NDArray[np.float64]:
     """Similarity ``T`` (photo pixel → crop pixel) of a square crop.
 
     Args:
@@ -295,7 +300,7 @@ def uncrop_points(points_crop_px: Any, tform: Any) -> Any:
     return pts.to(dtype) @ inv[:, :2, :2].transpose(1, 2) + inv[:, None, :2, 2]
 
 
-def crop_ndc_to_photo_px(points_ndc: Any, tform: Any, crop_size: int = CROP_SIZE) -> np.ndarray:
+def crop_ndc_to_photo_px(points_ndc: Any, tform: Any, crop_size: int = CROP_SIZE) -> npt.NDArray[np.float64]:
     """Crop-NDC points (e.g. projected landmarks) → photo pixels, in float64 on the CPU.
 
     Two steps, both in float64:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pydeca.errors import AssetNotFoundError, ShapeError
 
@@ -56,7 +57,7 @@ class FanDetector:
                 f"face-alignment could not load its weights ({type(exc).__name__}: {exc}); {_FIX}"
             ) from exc
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
         """Detect faces.
 
         Args:

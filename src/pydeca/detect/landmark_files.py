@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from pydeca.errors import InputError
 
@@ -70,7 +71,7 @@ def _mat_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _read_mat_points(p: Path) -> np.ndarray:
+def _read_mat_points(p: Path) -> npt.NDArray[np.float64]:
     """``pt3d_68`` of a ``.mat`` file, after checking its declared class and shape from the header.
 
     The (size-capped) file is parsed from memory: a length field claiming gigabytes then reads
@@ -104,7 +105,7 @@ def _read_mat_points(p: Path) -> np.ndarray:
     return points.T if points.shape[0] in (2, 3) and points.shape[1] == 68 else points
 
 
-def read_landmarks68(path: Path) -> np.ndarray:
+def read_landmarks68(path: Path) -> npt.NDArray[np.float64]:
     """Read 68 points from a ``.mat`` (key ``pt3d_68``, 3×68 or 68×3) or ``.txt`` (68×2 / 68×3).
 
     Reading is bounded: files over :data:`MAX_LANDMARK_FILE_BYTES` are refused, and a ``.mat``
@@ -159,7 +160,7 @@ class LandmarkFileDetector:
 
     name = "landmarks"
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
         """No face: pixels alone carry no landmark file (see the class docstring)."""
         del rgb
         return []

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pydeca.errors import ShapeError
 
@@ -42,7 +43,7 @@ MESH_TO_68 = np.array([e if isinstance(e, tuple) else (e, e) for e in _TABLE], d
 """(68, 2) int64: iBUG point ``k`` = mean of mesh vertices ``MESH_TO_68[k, 0]`` and ``[k, 1]``."""
 
 
-def mesh_to_68(mesh: Any) -> np.ndarray:
+def mesh_to_68(mesh: Any) -> npt.NDArray[np.float64]:
     """Map FaceMesh points to iBUG-68.
 
     Args:
@@ -87,7 +88,7 @@ class MediaPipeDetector:
             min_detection_confidence=float(min_detection_confidence),
         )
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
         """Detect faces.
 
         Args:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from pydeca.errors import InputError, MissingDependencyError, OptionError
 
@@ -153,7 +154,7 @@ def get_detector(name: str = "auto", *, device: str = "cpu") -> FaceDetector:
 
 
 def detect_faces(
-    detector: FaceDetector, rgb: np.ndarray, image_path: str | os.PathLike[str] | None = None
+    detector: FaceDetector, rgb: npt.NDArray[np.uint8], image_path: str | os.PathLike[str] | None = None
 ) -> list[Face]:
     """Faces of one photo, honouring landmark files first as DECA does (reference §2.1).
 

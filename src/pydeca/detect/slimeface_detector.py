@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from pydeca.errors import ShapeError
@@ -42,7 +43,7 @@ _RESULT_BYTES = 0x20000
 _Boxes = list[tuple[int, int, int, int, int]]
 
 
-def _native_detector(package_dir: Path) -> Callable[[np.ndarray], _Boxes] | None:
+def _native_detector(package_dir: Path) -> Callable[[npt.NDArray[np.uint8]], _Boxes] | None:
     """``rgb (H, W, 3) uint8 -> [(x, y, w, h, score)]`` through libfacedetection, or None."""
     try:
         library = ctypes.CDLL(str(package_dir / "libfacedetection.so"))
@@ -53,7 +54,7 @@ def _native_detector(package_dir: Path) -> Callable[[np.ndarray], _Boxes] | None
     function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     result = np.zeros(_RESULT_BYTES // 4, dtype=np.int32)
 
-    def detect(rgb: np.ndarray) -> _Boxes:
+    def detect(rgb: npt.NDArray[np.uint8]) -> _Boxes:
         height, width = rgb.shape[:2]
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         function(result.ctypes.data, bgr.ctypes.data, width, height, width * 3)
@@ -79,7 +80,7 @@ class SlimefaceDetector:
         self.min_score = float(min_score)
         self.max_side = int(max_side)
 
-    def _run(self, image: np.ndarray, scale: float) -> list[Face]:
+    def _run(self, image: npt.NDArray[np.uint8], scale: float) -> list[Face]:
         """Detect on ``image`` resized by ``scale``; boxes in ``image`` pixels, largest first."""
         h, w = image.shape[:2]
         if scale != 1.0:
@@ -93,7 +94,7 @@ class SlimefaceDetector:
         ]
         return sorted(faces, key=lambda f: f.area, reverse=True)
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
         """Detect faces.
 
         Pass 1 runs at a long side of at most ``max_side``. libfacedetection misses or splits faces

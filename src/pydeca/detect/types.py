@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 from pydeca.errors import OptionError, ShapeError
 
@@ -40,11 +41,11 @@ class Face:
     detector-box rule.
     """
 
-    box: np.ndarray
+    box: npt.NDArray[np.float64]
     """(4,) float64 ``[left, top, right, bottom]``, photo pixels (may extend outside the photo)."""
     score: float
     """Detector confidence in [0, 1] (1.0 for landmark files and the whole-image box)."""
-    landmarks68: np.ndarray | None = None
+    landmarks68: npt.NDArray[np.float64] | None = None
     """(68, 2) float64 iBUG-68 points ``(x, y)`` in photo pixels, or None."""
     kind: CropRule = "bbox"
     """Where the box comes from: a detector box, a 68-point set, or the whole image."""
@@ -70,12 +71,12 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
         """Return the faces in ``rgb`` ((H, W, 3) uint8 RGB), largest first; [] when none."""
         ...
 
 
-def check_rgb(rgb: np.ndarray) -> np.ndarray:
+def check_rgb(rgb: np.ndarray) -> npt.NDArray[np.uint8]:
     """Return ``rgb`` as an array after checking it is an (H, W, 3) uint8 photo (else ShapeError)."""
     image = np.asarray(rgb)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -113,7 +114,7 @@ class WholeImageDetector:
 
     name = "none"
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: npt.NDArray[np.uint8]) -> list[Face]:
         """One face covering the photo: box ``[0, 0, W − 1, H − 1]``, kind ``"image"``."""
         h, w = np.asarray(rgb).shape[:2]
         return [Face(box=np.array([0.0, 0.0, w - 1.0, h - 1.0]), score=1.0, kind="image")]

@@ -28,6 +28,12 @@ class AlbedoModel(nn.Module):
         dtype: floating dtype of the buffers.
     """
 
+    # non-persistent buffers (registered in __init__); declared here so type checkers see Tensors
+    mean: torch.Tensor
+    """(1, 3·R·R) mean albedo, flattened."""
+    basis: torch.Tensor
+    """(K, 3·R·R) albedo components, flattened."""
+
     def __init__(
         self,
         basis: AlbedoBasis,

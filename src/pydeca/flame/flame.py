@@ -75,6 +75,32 @@ class FLAME(nn.Module):
         dtype: floating dtype of the buffers (float32 unless testing).
     """
 
+    # non-persistent buffers (registered in __init__); declared here so type checkers see Tensors
+    v_template: torch.Tensor
+    """(V, 3) template vertices, metres."""
+    shapedirs: torch.Tensor
+    """(S + E, V, 3) identity then expression bases, component-major."""
+    posedirs: torch.Tensor
+    """(36, V, 3) pose-corrective basis, component-major."""
+    J_regressor: torch.Tensor
+    """(J, V) joint regressor."""
+    lbs_weights: torch.Tensor
+    """(V, J) skinning weights."""
+    faces: torch.Tensor
+    """(F, 3) int64 vertex indices."""
+    static_lmk_faces: torch.Tensor
+    """(51,) int64 face of each static landmark."""
+    static_lmk_bary: torch.Tensor
+    """(51, 3) barycentric weights of the static landmarks."""
+    dynamic_lmk_faces: torch.Tensor
+    """(79, 17) int64 faces of the jaw-contour landmarks per yaw bin."""
+    dynamic_lmk_bary: torch.Tensor
+    """(79, 17, 3) barycentric weights of the jaw-contour landmarks per yaw bin."""
+    full_lmk_faces: torch.Tensor
+    """(68,) int64 face of each fixed 3D landmark."""
+    full_lmk_bary: torch.Tensor
+    """(68, 3) barycentric weights of the fixed 3D landmarks."""
+
     def __init__(
         self,
         model: FlameModelData,

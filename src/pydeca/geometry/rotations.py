@@ -43,7 +43,7 @@ def _skew(v: torch.Tensor) -> torch.Tensor:
             ((0.0, -1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
         )
     )  # [e_i]× for i = x, y, z: (3, 3, 3)
-    return (v @ generators.reshape(3, 9)).unflatten(-1, (3, 3))
+    return (v @ generators.reshape(3, 9)).reshape(*v.shape[:-1], 3, 3)
 
 
 def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:

@@ -139,7 +139,7 @@ class Topology:
             "dense_faces": self.dense.faces,
         }
         numpy_arrays = {k: v.cpu().numpy() for k, v in arrays.items()}
-        if not write_cache_file(path, lambda fh: np.savez(fh, **numpy_arrays)):
+        if not write_cache_file(path, lambda fh: np.savez(fh, allow_pickle=False, **numpy_arrays)):
             warnings.warn(
                 f"could not write the topology cache {path}; it is recomputed next time", stacklevel=3
             )

@@ -122,6 +122,14 @@ class UVGather(torch.nn.Module):
         raster: the template's :class:`UVRaster` (R × R).
     """
 
+    # non-persistent buffers (registered in __init__); declared here so type checkers see Tensors
+    texels: torch.Tensor
+    """(N,) int64 row-major ids of the covered texels."""
+    vertex_ids: torch.Tensor
+    """(N, 3) int64 vertex ids of each covered texel's triangle."""
+    bary: torch.Tensor
+    """(N, 3) float32 barycentric weights of each covered texel."""
+
     def __init__(self, faces: torch.Tensor, raster: UVRaster) -> None:
         super().__init__()
         face_index = torch.as_tensor(raster.face_index).reshape(-1)

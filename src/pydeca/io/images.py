@@ -1,4 +1,4 @@
-"""Reading and writing photos, and expanding command-line inputs into files.
+"""Reading and writing photos: decoding to upright RGB, in-memory arrays, encoding to files.
 
 Images are ``(H, W, 3)`` uint8 RGB numpy arrays, row 0 at the top, as the face detectors and the crop
 (:mod:`pydeca.detect.crop`) take them.
@@ -6,7 +6,8 @@ Images are ``(H, W, 3)`` uint8 RGB numpy arrays, row 0 at the top, as the face d
 :func:`load_image` decisions (every failure is an :class:`~pydeca.errors.InputError` naming the
 file and the fix):
     - EXIF orientation is applied (``ImageOps.exif_transpose``); a malformed EXIF block is ignored.
-    - Animated images (GIF, WebP, APNG) give their **first frame**; folders and globs include GIFs.
+    - Animated images (GIF, WebP, APNG) give their **first frame**; folders and globs include GIFs
+      (:mod:`pydeca.io.inputs` expands command-line inputs into files).
     - Greyscale (``1``, ``L``) is tiled to 3 channels; CMYK/YCbCr are converted by Pillow.
     - Transparency (``LA``, ``RGBA``, ``PA``, ``P`` with a transparent index) is **dropped**, as
       DECA does (reference §2.1): the stored colour is kept whatever the alpha (for a palette, the
@@ -29,11 +30,9 @@ the same photo. Complex, object and string arrays are refused (never cast with a
 
 from __future__ import annotations
 
-import glob
 import os
 import struct
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +47,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_PIXELS",
     "MIN_SIDE",
-    "VIDEO_EXTENSIONS",
-    "expand_inputs",
     "is_image",
-    "is_video",
-    "list_inputs",
     "load_image",
     "photo_from_array",
     "save_image",
@@ -62,8 +57,6 @@ __all__ = [
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".apng", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 """Photo suffixes accepted in folders and globs (compared lower-case); of an animated GIF, WebP or
 APNG the first frame is the photo."""
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
-"""Video suffixes accepted in folders and globs (compared lower-case)."""
 
 MIN_SIDE = 32
 """Smallest accepted photo side in pixels."""
@@ -74,13 +67,13 @@ _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
 
 def is_image(path: str | os.PathLike[str]) -> bool:
-    """True when the suffix of ``path`` is one of :data:`IMAGE_EXTENSIONS`."""
+    """True when the suffix of ``path`` is one of :data:`IMAGE_EXTENSIONS`.
+
+    Example:
+        >>> is_image("face.JPG"), is_image("clip.mp4")
+        (True, False)
+    """
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
-
-
-def is_video(path: str | os.PathLike[str]) -> bool:
-    """True when the suffix of ``path`` is one of :data:`VIDEO_EXTENSIONS`."""
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
@@ -173,7 +166,8 @@ def load_image(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as img:
-                _check_size(p, *img.size, min_side, max_pixels)  # header only: nothing decoded yet
+                width, height = img.size
+                _check_size(p, width, height, min_side, max_pixels)  # header only: nothing decoded yet
                 if getattr(img, "n_frames", 1) > 1:
                     img.seek(0)  # an animation: its first frame is the photo
                 img.load()
@@ -228,10 +222,10 @@ def to_uint8_image(img: np.ndarray | torch.Tensor) -> np.ndarray:
         InputError: for a complex, object or string array (not cast: the imaginary part would be lost).
     """
     if isinstance(img, torch.Tensor):
-        arr = img.detach().to("cpu")
-        if arr.ndim == 3 and arr.shape[0] in (1, 3):
-            arr = arr.permute(1, 2, 0)
-        img = arr.numpy()
+        tensor = img.detach().to("cpu")
+        if tensor.ndim == 3 and tensor.shape[0] in (1, 3):
+            tensor = tensor.permute(1, 2, 0)
+        img = tensor.numpy()
     arr = np.asarray(img)
     _check_real(arr)
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -271,10 +265,10 @@ def _to_uint8_values(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint16:
         return np.rint(arr.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
     if np.issubdtype(arr.dtype, np.integer):
-        low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
-        if low < 0 or high > 255:
+        int_low, int_high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if int_low < 0 or int_high > 255:
             raise InputError(
-                f"image array: {arr.dtype} values in [{low}, {high}] are neither 8-bit (0–255) nor "
+                f"image array: {arr.dtype} values in [{int_low}, {int_high}] are neither 8-bit (0–255) nor "
                 "uint16; pass uint8, uint16 or float in [0, 1]"
             )
         return arr.astype(np.uint8)
@@ -361,101 +355,3 @@ def save_image(path: str | os.PathLike[str], img: np.ndarray | torch.Tensor, *, 
     with atomic_write(p) as tmp:
         pil.save(tmp, format=fmt, **options)
     return p
-
-
-def _folder_files(folder: Path) -> list[Path]:
-    """Image and video files directly inside ``folder`` (not recursive), sorted by name."""
-    return sorted(f for f in folder.iterdir() if f.is_file() and (is_image(f) or is_video(f)))
-
-
-_IMAGES_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
-_VIDEOS_TEXT = ", ".join(sorted(VIDEO_EXTENSIONS))
-
-
-def _expand_one(text: str) -> list[Path]:
-    """The image and video files one command-line input stands for (InputError if none)."""
-    p = Path(text)
-    if p.is_dir():
-        try:
-            files = _folder_files(p)
-        except PermissionError as exc:
-            raise InputError(
-                f"{p}: permission denied: this folder cannot be listed; check its permissions"
-            ) from exc
-        if not files:
-            raise InputError(
-                f"{p}: folder holds no image or video files (suffixes: {_IMAGES_TEXT}, {_VIDEOS_TEXT}); "
-                "check the folder or remove it from the inputs"
-            )
-        return files
-    if p.is_file():
-        if not (is_image(p) or is_video(p)):
-            raise InputError(
-                f"{p}: unsupported file type {p.suffix!r}; pass an image ({_IMAGES_TEXT}) or a video "
-                f"({_VIDEOS_TEXT}), or remove it from the inputs"
-            )
-        return [p]
-    if glob.has_magic(text):
-        matches = (Path(m) for m in glob.glob(text))
-        files = sorted(m for m in matches if m.is_file() and (is_image(m) or is_video(m)))
-        if not files:
-            raise InputError(f"{text}: pattern matches no image or video file; check the pattern")
-        return files
-    raise InputError(f"{p}: no such file or folder; check the path (relative paths start at {Path.cwd()})")
-
-
-def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, list[Path] | InputError]]:
-    """Expand command-line inputs one by one, keeping each input's error instead of raising it.
-
-    Same rules as :func:`list_inputs`; a file reached twice (also through another spelling of its
-    path) is kept at its first occurrence only, so a later input may expand to ``[]``.
-
-    Args:
-        inputs: paths, folder paths or glob patterns.
-
-    Returns:
-        ``(input as given, files or the InputError saying why it is unusable)`` per input, in order.
-    """
-    seen: set[Path] = set()
-    out: list[tuple[str, list[Path] | InputError]] = []
-    for item in inputs:
-        text = os.fspath(item)
-        try:
-            files = _expand_one(text)
-        except InputError as error:
-            out.append((text, error))
-            continue
-        kept = []
-        for f in files:
-            key = f.resolve()
-            if key not in seen:
-                seen.add(key)
-                kept.append(f)
-        out.append((text, kept))
-    return out
-
-
-def list_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Expand command-line inputs (files, folders, globs) into a list of image and video files.
-
-    Folders contribute their image and video files (not recursive), sorted by name; globs
-    (``*``, ``?``, ``[``) are expanded and sorted; an explicit file is kept as given. Duplicates
-    (the same file, however spelled) are dropped, keeping the first occurrence. Use
-    :func:`is_video` to tell videos apart, and :func:`expand_inputs` to keep going past a bad input.
-
-    Args:
-        inputs: paths, folder paths or glob patterns.
-
-    Returns:
-        The files, in input order (each folder/glob expansion sorted).
-
-    Raises:
-        InputError: if a path does not exist, a glob or folder yields no image or video, or an
-            explicit file has an unsupported suffix (the first such input).
-    """
-    found: list[Path] = []
-    for _, files in expand_inputs(inputs):
-        if isinstance(files, InputError):
-            raise files
-        found.extend(files)
-    return found

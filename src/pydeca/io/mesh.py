@@ -407,8 +407,15 @@ def write_ply(path: str | os.PathLike[str], vertices: Any, faces: Any, vertex_co
         if colors.dtype != np.uint8:
             colors = np.rint(np.clip(colors, 0.0, 1.0) * 255.0).astype(np.uint8)
     mesh = trimesh.Trimesh(verts, tris, vertex_colors=colors, process=False, validate=False)
-    data = mesh.export(file_type="ply", encoding="binary")
+    data = _exported_bytes(mesh.export(file_type="ply", encoding="binary"), "ply")
     return atomic_write_bytes(path, data)
+
+
+def _exported_bytes(data: object, file_type: str) -> bytes:
+    """``Trimesh.export``'s result (typed ``dict | bytes | str``) for a binary format, as bytes."""
+    if not isinstance(data, bytes):
+        raise TypeError(f"trimesh exported {type(data).__name__} for {file_type}, expected bytes")
+    return data
 
 
 def write_glb(
@@ -456,7 +463,7 @@ def write_glb(
         image = Image.fromarray(to_uint8_image(texture)) if texture is not None else None
         visual = trimesh.visual.TextureVisuals(uv=uv[uv_ids], image=image)
         mesh = trimesh.Trimesh(verts[vertex_ids], new_faces, visual=visual, process=False, validate=False)
-    data = mesh.export(file_type="glb")
+    data = _exported_bytes(mesh.export(file_type="glb"), "glb")
     with atomic_write(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)

@@ -29,11 +29,11 @@ import re
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.lib import format as npy_format
 
+from pydeca.assets.npz import NpzFormatError, read_npz
 from pydeca.constants import NUM_CAM, NUM_DETAIL, NUM_EXP, NUM_LIGHT, NUM_POSE, NUM_SHAPE, NUM_TEX
 from pydeca.errors import InputError
 
@@ -145,7 +145,7 @@ def save_params(
     npz_path = stem.with_name(stem.name + ".npz")
     json_path = stem.with_name(stem.name + ".json")
     with atomic_write(npz_path) as tmp:
-        np.savez(tmp, **data, **{META_KEY: np.array(meta_text)})
+        np.savez(tmp, allow_pickle=False, **data, **{META_KEY: np.array(meta_text)})
     document = {
         "meta": meta or {},
         "dtypes": {name: arr.dtype.str for name, arr in data.items()},
@@ -167,54 +167,16 @@ def _check_dtype(p: Path, name: str, dtype: np.dtype) -> None:
     raise InputError(f"{p}: array {name!r} has {what} dtype {dtype}; only real numbers: {_REWRITE}")
 
 
-def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from an ``.npy`` header (ValueError for a bad or unsupported header)."""
-    version = npy_format.read_magic(member)
-    if version == (1, 0):
-        shape, fortran, dtype = npy_format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, fortran, dtype = npy_format.read_array_header_2_0(member)
-    else:
-        raise ValueError(f".npy format version {version} is not supported")
-    del fortran
-    return tuple(int(n) for n in shape), dtype
-
-
-def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path) -> np.ndarray:
-    """One array of an ``.npz``, after checking its header against the member's stored size."""
-    name = info.filename.removesuffix(".npy")
-    with archive.open(info) as member:
-        shape, dtype = _npy_header(member)
-        _check_dtype(p, name, dtype)
-        header_bytes = member.tell()
-        claimed = math.prod(shape) * dtype.itemsize
-        if claimed != info.file_size - header_bytes:
-            raise InputError(
-                f"{p}: array {name!r} claims shape {shape} ({claimed} bytes) but holds "
-                f"{max(0, info.file_size - header_bytes)} bytes; the file is damaged: {_REWRITE}"
-            )
-    with archive.open(info) as member:
-        return npy_format.read_array(member, allow_pickle=False)
-
-
 def _load_npz(p: Path) -> dict[str, np.ndarray]:
-    """Arrays of an ``.npz``: member sizes checked against their headers before allocating."""
-    with zipfile.ZipFile(p) as archive:
-        members = archive.infolist()
-        if not members:
-            raise InputError(f"{p}: the archive holds no arrays; {_REWRITE}")
-        total = sum(info.file_size for info in members)
-        if total > MAX_PARAM_ARRAY_BYTES:
-            raise InputError(
-                f"{p}: arrays would take {total} bytes (limit {MAX_PARAM_ARRAY_BYTES}); not a parameter "
-                f"file of deca reconstruct: {_REWRITE}"
-            )
-        out = {}
-        for info in members:
-            if not info.filename.endswith(".npy"):
-                raise InputError(f"{p}: member {info.filename!r} is not a .npy array; {_REWRITE}")
-            out[info.filename.removesuffix(".npy")] = _read_npz_member(archive, info, p)
-        return out
+    """Arrays of an ``.npz`` (:func:`pydeca.assets.npz.read_npz`: sizes checked before reading)."""
+    try:
+        return read_npz(
+            p,
+            max_total_bytes=MAX_PARAM_ARRAY_BYTES,
+            check_dtype=lambda name, dtype: _check_dtype(p, name, dtype),
+        )
+    except NpzFormatError as error:
+        raise InputError(f"{p}: {error}; the file is damaged or not a parameter file: {_REWRITE}") from error
 
 
 _JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
@@ -364,7 +326,7 @@ def check_codes(arrays: dict[str, np.ndarray], source: str | os.PathLike[str]) -
 def load_codes(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Codes:
     """The codes of a ``deca reconstruct`` parameter file (``.npz`` or ``.json``) as a B = 1 batch.
 
-    The inverse of what ``deca reconstruct`` / ``FaceResult.save`` write: decoding the loaded codes
+    The inverse of what ``deca reconstruct`` / ``pydeca.save`` write: decoding the loaded codes
     with the same model gives the same vertices.
 
     Args:

@@ -18,7 +18,7 @@ import numpy as np
 
 from pydeca.errors import InputError
 
-from .images import is_video
+from .inputs import is_video
 
 __all__ = ["is_video", "iter_video_frames", "video_info"]
 

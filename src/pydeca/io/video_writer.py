@@ -161,7 +161,11 @@ class VideoWriter:
 
     # ------------------------------------------------------------------ video
     def _open_video(self, height: int, width: int) -> None:
+        from av import VideoStream  # noqa: PLC0415 - optional extra (imported by __init__)
+
         stream = self._container.add_stream(self.codec, rate=self.fps)
+        if not isinstance(stream, VideoStream):
+            raise InputError(f"codec: {self.codec!r} is not a video encoder; use e.g. 'libx264' or 'mpeg4'")
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         if self.codec == "libx264":

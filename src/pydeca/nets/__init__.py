@@ -15,6 +15,7 @@ from pydeca.constants import NUM_DETAIL, NUM_FLAME_CODE
 from .codes import Codes
 from .decoder import DetailDecoder
 from .encoder import ResnetEncoder
+from .resnet import FactoryKwargs
 
 __all__ = ["Codes", "DetailDecoder", "ResnetEncoder", "build_networks"]
 
@@ -33,7 +34,7 @@ def build_networks(
         DetailDecoder()}``, in the checkpoint's module order; load weights with
         :func:`pydeca.assets.checkpoint.load_networks`.
     """
-    kw = {"device": device, "dtype": dtype}
+    kw: FactoryKwargs = {"device": device, "dtype": dtype}
     return {
         "E_flame": ResnetEncoder(NUM_FLAME_CODE, **kw),
         "E_detail": ResnetEncoder(NUM_DETAIL, **kw),

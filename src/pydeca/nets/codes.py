@@ -130,8 +130,15 @@ class Codes:
         return int(self.shape.shape[0])
 
     def _map(self, fn: Callable[[Tensor], Tensor]) -> Codes:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Codes(**{k: (None if v is None else fn(v)) for k, v in values.items()})
+        return Codes(
+            shape=fn(self.shape),
+            tex=fn(self.tex),
+            exp=fn(self.exp),
+            pose=fn(self.pose),
+            cam=fn(self.cam),
+            light=fn(self.light),
+            detail=None if self.detail is None else fn(self.detail),
+        )
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Codes:
         """Return a copy on ``device`` (and ``dtype`` if given), like ``Tensor.to``."""
@@ -156,14 +163,23 @@ class Codes:
         """
         if not items:
             raise ValueError("Codes.cat: expected at least one Codes, got an empty sequence")
-        out = {}
-        for f in fields(cls):
-            values = [getattr(c, f.name) for c in items]
-            out[f.name] = None if any(v is None for v in values) else torch.cat(values, dim=0)
-        return cls(**out)
+        details = [c.detail for c in items if c.detail is not None]
+        return cls(
+            shape=torch.cat([c.shape for c in items], dim=0),
+            tex=torch.cat([c.tex for c in items], dim=0),
+            exp=torch.cat([c.exp for c in items], dim=0),
+            pose=torch.cat([c.pose for c in items], dim=0),
+            cam=torch.cat([c.cam for c in items], dim=0),
+            light=torch.cat([c.light for c in items], dim=0),
+            detail=torch.cat(details, dim=0) if len(details) == len(items) else None,
+        )
 
     def to_numpy(self) -> dict[str, np.ndarray]:
-        """Detached CPU numpy copies keyed by field name (``detail`` omitted when ``None``)."""
+        """Detached CPU numpy copies keyed by field name (``detail`` omitted when ``None``).
+
+        Shapes as the fields: ``shape`` (B, 100), ``tex`` (B, 50), ``exp`` (B, 50), ``pose`` (B, 6),
+        ``cam`` (B, 3), ``light`` (B, 9, 3), ``detail`` (B, 128); dtype of the tensors.
+        """
         return {
             f.name: getattr(self, f.name).detach().cpu().numpy()
             for f in fields(self)
@@ -173,6 +189,11 @@ class Codes:
     @classmethod
     def from_numpy(cls, arrays: dict[str, np.ndarray], *, device: torch.device | str | None = None) -> Codes:
         """Build from :meth:`to_numpy`'s dict (e.g. a loaded ``.npz``); ``detail`` is optional.
+
+        Args:
+            arrays: ``name -> array`` with the shapes of the fields (``shape`` (B, 100), …,
+                ``light`` (B, 9, 3), ``detail`` (B, 128)).
+            device: where to put the tensors.
 
         Raises:
             KeyError: naming the missing code.

@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from pydeca.checks import check_shapes
 from pydeca.constants import MAX_DISPLACEMENT, NUM_DETAIL_INPUT
 
+from .resnet import FactoryKwargs
+
 __all__ = ["DetailDecoder"]
 
 _INIT_CHANNELS = 128
@@ -62,7 +64,7 @@ class DetailDecoder(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
+        kw: FactoryKwargs = {"device": device, "dtype": dtype}
         self.in_features = in_features
         self.max_z = float(max_z)
         self.l1 = nn.Sequential(nn.Linear(in_features, _INIT_CHANNELS * _INIT_SIZE**2, **kw))

@@ -12,7 +12,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from .resnet import RESNET50_FEATURES, Bottleneck, ResNet50Backbone
+from .resnet import RESNET50_FEATURES, Bottleneck, FactoryKwargs, ResNet50Backbone
 
 __all__ = ["HIDDEN_FEATURES", "ResnetEncoder", "fuse_conv_bn"]
 
@@ -46,7 +46,7 @@ class ResnetEncoder(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
+        kw: FactoryKwargs = {"device": device, "dtype": dtype}
         self.out_features = out_features
         self.encoder = ResNet50Backbone(**kw)
         self.layers = nn.Sequential(
@@ -121,18 +121,30 @@ class ResnetEncoder(nn.Module):
         fused = copy.deepcopy(self).eval().requires_grad_(False)
         if not fused._fused:
             backbone = fused.encoder
-            backbone.conv1 = fuse_conv_bn(backbone.conv1, backbone.bn1)
-            backbone.bn1 = nn.Identity()
+            backbone.conv1, backbone.bn1 = _fuse_pair(backbone.conv1, backbone.bn1), nn.Identity()
             for block in backbone.modules():
                 if isinstance(block, Bottleneck):
-                    block.conv1, block.bn1 = fuse_conv_bn(block.conv1, block.bn1), nn.Identity()
-                    block.conv2, block.bn2 = fuse_conv_bn(block.conv2, block.bn2), nn.Identity()
-                    block.conv3, block.bn3 = fuse_conv_bn(block.conv3, block.bn3), nn.Identity()
+                    block.conv1, block.bn1 = _fuse_pair(block.conv1, block.bn1), nn.Identity()
+                    block.conv2, block.bn2 = _fuse_pair(block.conv2, block.bn2), nn.Identity()
+                    block.conv3, block.bn3 = _fuse_pair(block.conv3, block.bn3), nn.Identity()
                     if block.downsample is not None:
                         conv, bn = block.downsample[0], block.downsample[1]
-                        block.downsample = nn.Sequential(fuse_conv_bn(conv, bn), nn.Identity())
+                        block.downsample = nn.Sequential(_fuse_pair(conv, bn), nn.Identity())
             fused._fused = True
         return fused.use_channels_last(channels_last)
+
+
+def _fuse_pair(conv: nn.Module, bn: nn.Module) -> nn.Conv2d:
+    """:func:`fuse_conv_bn` of a backbone's ``conv → BatchNorm`` pair (TypeError for other layers)."""
+    if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d):
+        raise TypeError(f"expected Conv2d → BatchNorm2d, got {type(conv).__name__} → {type(bn).__name__}")
+    return fuse_conv_bn(conv, bn)
+
+
+def _pair(values: tuple[int, ...]) -> tuple[int, int]:
+    """A 2-D convolution's ``(h, w)`` setting (torch stores them as ``tuple[int, ...]``)."""
+    height, width = values
+    return height, width
 
 
 def _cpu64(tensor: torch.Tensor | None) -> torch.Tensor:
@@ -160,10 +172,10 @@ def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     fused = nn.Conv2d(
         conv.in_channels,
         conv.out_channels,
-        conv.kernel_size,
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
+        _pair(conv.kernel_size),
+        stride=_pair(conv.stride),
+        padding=conv.padding if isinstance(conv.padding, str) else _pair(conv.padding),
+        dilation=_pair(conv.dilation),
         groups=conv.groups,
         bias=True,
         padding_mode=conv.padding_mode,
@@ -179,5 +191,5 @@ def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     scale = gamma * torch.rsqrt(running_var + bn.eps)
     with torch.no_grad():
         fused.weight.copy_((w64 * scale.reshape(-1, 1, 1, 1)).to(weight.dtype))
-        fused.bias.copy_(((b64 - running_mean) * scale + beta).to(weight.dtype))
+        fused.get_parameter("bias").copy_(((b64 - running_mean) * scale + beta).to(weight.dtype))
     return fused

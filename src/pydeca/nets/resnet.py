@@ -8,6 +8,8 @@ DECA's released checkpoint (reference §1.9, Appendix A).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -28,6 +30,13 @@ _POOL_SIZE = 7
 """Side of the last feature map for a 224² input (224 / 32); DECA pools it with AvgPool2d(7)."""
 
 
+class FactoryKwargs(TypedDict):
+    """``device`` and ``dtype`` keywords forwarded to every layer's constructor."""
+
+    device: torch.device | str | None
+    dtype: torch.dtype | None
+
+
 class Bottleneck(nn.Module):
     """ResNet bottleneck block: 1×1 → 3×3 (strided) → 1×1 convolutions with a residual connection.
 
@@ -39,6 +48,13 @@ class Bottleneck(nn.Module):
         dtype: floating dtype of the parameters.
     """
 
+    # the BatchNorms become nn.Identity in a copy made by ResnetEncoder.fuse_for_inference
+    bn1: nn.BatchNorm2d | nn.Identity
+    bn2: nn.BatchNorm2d | nn.Identity
+    bn3: nn.BatchNorm2d | nn.Identity
+    downsample: nn.Sequential | None
+    """1×1 conv → BatchNorm projection of the shortcut, or ``None`` when the shapes already match."""
+
     def __init__(
         self,
         in_channels: int,
@@ -49,7 +65,7 @@ class Bottleneck(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
+        kw: FactoryKwargs = {"device": device, "dtype": dtype}
         out_channels = planes * _EXPANSION
         self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False, **kw)
         self.bn1 = nn.BatchNorm2d(planes, **kw)
@@ -58,7 +74,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False, **kw)
         self.bn3 = nn.BatchNorm2d(out_channels, **kw)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample: nn.Module | None = None
+        self.downsample = None
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential(
                 nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, **kw),
@@ -92,16 +108,24 @@ class ResNet50Backbone(nn.Module):
         dtype: floating dtype of the parameters.
     """
 
+    bn1: nn.BatchNorm2d | nn.Identity
+    """Stem BatchNorm (nn.Identity in a copy made by ResnetEncoder.fuse_for_inference)."""
+    # the four stages, registered in __init__ under torchvision's names
+    layer1: nn.Sequential
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        kw = {"device": device, "dtype": dtype}
+        kw: FactoryKwargs = {"device": device, "dtype": dtype}
         self.conv1 = nn.Conv2d(3, _STEM_CHANNELS, 7, stride=2, padding=3, bias=False, **kw)
         self.bn1 = nn.BatchNorm2d(_STEM_CHANNELS, **kw)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         in_channels = _STEM_CHANNELS
         for index, (planes, blocks, stride) in enumerate(_STAGES, start=1):
-            stage = []
+            stage: list[nn.Module] = []
             for block in range(blocks):
                 stage.append(Bottleneck(in_channels, planes, stride if block == 0 else 1, **kw))
                 in_channels = planes * _EXPANSION

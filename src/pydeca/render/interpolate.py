@@ -69,7 +69,9 @@ def interpolate_vertex_attributes(
         faces.reshape(-1, 3)[batch_ids * faces.shape[1] + faces_hit] + (batch_ids * num_verts)[:, None]
     )
     # Three gathers of (N, C) instead of one (N, 3, C) product: less memory on large images.
-    values = sum(flat_attrs[corner_ids[:, k]] * bary[:, k, None] for k in range(3))
+    values = flat_attrs[corner_ids[:, 0]] * bary[:, 0, None]
+    for k in (1, 2):
+        values = values + flat_attrs[corner_ids[:, k]] * bary[:, k, None]
     return _scatter_image(values, batch_ids, pixels, (batch, channels, height, width))
 
 

@@ -64,6 +64,12 @@ class MeshRenderer(nn.Module):
         uvfaces: (F, 3) UV-coordinate indices.
     """
 
+    # non-persistent buffers (registered in __init__); declared here so type checkers see Tensors
+    faces: Tensor
+    """(F, 3) int64 vertex indices."""
+    face_uv: Tensor
+    """(F, 3, 2) ``grid_sample`` UV coordinates (x, y in [−1, 1]) of each face corner."""
+
     def __init__(self, faces: Tensor, uvcoords: Tensor, uvfaces: Tensor) -> None:
         super().__init__()
         faces = torch.as_tensor(faces, dtype=torch.long)
@@ -173,6 +179,16 @@ class MeshRenderer(nn.Module):
         """The coarse and the detail shape renders together, sharing rasterisation and masks.
 
         Same as two :meth:`render_shape` calls (without and with ``uv_detail_normals``), cheaper.
+
+        Args:
+            vertices: (B, V, 3) world vertices (their normals shade the coarse image).
+            trans_verts: (B, V, 3) NDC vertices (rasterised; their normals give ``pos_mask``).
+            uv_detail_normals: (B, 3, R, R) UV normal map shading the detail image.
+            size: output (H, W) or H = W.
+            background: optional (B, 3, H, W) image shown where alpha is 0 (default black).
+            fragments: reuse a rasterisation of ``trans_verts`` at ``size``.
+            view_normals: (B, V, 3) camera-space vertex normals for the back-facing mask (see
+                :meth:`render_shape`).
 
         Returns:
             ``(coarse, detail)``.

@@ -10,6 +10,7 @@ Nothing here modifies the reconstruction's tensors (landmarks are drawn on numpy
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,11 +18,12 @@ from torch import Tensor
 
 from pydeca.geometry.camera import crop_to_image_ndc
 from pydeca.geometry.normals import vertex_normals
+from pydeca.results import Reconstruction
 
 from .renderer import MeshRenderer, row_tiles
 from .visualize import add_banner, draw_landmarks, panel_grid, to_uint8
 
-__all__ = ["GRID_PANELS", "crop_views", "photo_views", "visualization_grid"]
+__all__ = ["GRID_PANELS", "crop_views", "display_texture", "photo_views", "visualization_grid"]
 
 GRID_PANELS = (
     "inputs",
@@ -37,12 +39,26 @@ GRID_PANELS = (
 """Panels of the full visualisation grid, in order (DECA's visdict plus the UV maps)."""
 
 
-def crop_views(renderer: MeshRenderer, rec, crops: Tensor, size: int = 224) -> dict[str, list[np.ndarray]]:
+def display_texture(rec: Reconstruction) -> Tensor | None:
+    """The texture the ``rendered_images`` panel shows: the photo texture, else the albedo, else None.
+
+    Returns:
+        (B, 3, R, R) ``rec.photo_texture.uv_texture_gt`` when present, else
+        ``rec.model_texture.albedo`` (unlit), else ``None``.
+    """
+    if rec.photo_texture is not None:
+        return rec.photo_texture.uv_texture_gt
+    return rec.model_texture.albedo if rec.model_texture is not None else None
+
+
+def crop_views(
+    renderer: MeshRenderer, rec: Reconstruction, crops: Tensor, size: int = 224
+) -> dict[str, list[np.ndarray]]:
     """Every panel of :data:`GRID_PANELS` for a batch, as uint8 (H, W, 3) images per sample.
 
     Args:
         renderer: a :class:`MeshRenderer` of the reconstruction's topology.
-        rec: a :class:`~pydeca.model.Reconstruction` (B faces).
+        rec: a :class:`~pydeca.results.Reconstruction` (B faces).
         crops: (B, 3, size, size) the encoder crops in [0, 1].
         size: render size in pixels.
 
@@ -52,14 +68,14 @@ def crop_views(renderer: MeshRenderer, rec, crops: Tensor, size: int = 224) -> d
     """
     with torch.inference_mode():
         fragments = renderer.rasterize(rec.trans_verts, size)
-        if rec.uv_detail_normals is not None:
+        if rec.detail is not None:
             shape, detail = renderer.render_shapes(
-                rec.vertices, rec.trans_verts, rec.uv_detail_normals, size, fragments=fragments
+                rec.vertices, rec.trans_verts, rec.detail.uv_detail_normals, size, fragments=fragments
             )
         else:
             shape = detail = renderer.render_shape(rec.vertices, rec.trans_verts, size, fragments=fragments)
         depth = renderer.render_depth(rec.trans_verts, fragments=fragments)
-        texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.albedo
+        texture = display_texture(rec)
         rendered = None
         if texture is not None:
             rendered, _ = renderer.render_texture(rec.trans_verts, texture, fragments=fragments)
@@ -76,17 +92,18 @@ def crop_views(renderer: MeshRenderer, rec, crops: Tensor, size: int = 224) -> d
         "shape_detail_images": [to_uint8(detail.images[i]) for i in range(batch)],
         "depth_images": [to_uint8(depth[i]) for i in range(batch)],
     }
-    if rendered is not None:
+    if rendered is not None and texture is not None:
         views["rendered_images"] = [to_uint8(rendered[i]) for i in range(batch)]
         views["uv_texture_gt"] = [to_uint8(texture[i]) for i in range(batch)]
-    if rec.uv_detail_normals is not None:
-        views["uv_detail_normals"] = [to_uint8(rec.uv_detail_normals[i] * 0.5 + 0.5) for i in range(batch)]
+    if rec.detail is not None:
+        normals = rec.detail.uv_detail_normals
+        views["uv_detail_normals"] = [to_uint8(normals[i] * 0.5 + 0.5) for i in range(batch)]
     return views
 
 
 def photo_views(
     renderer: MeshRenderer,
-    rec,
+    rec: Reconstruction,
     index: int,
     photo: np.ndarray,
     tform: np.ndarray,
@@ -106,7 +123,7 @@ def photo_views(
 
     Args:
         renderer: a :class:`MeshRenderer` of the reconstruction's topology.
-        rec: a :class:`~pydeca.model.Reconstruction`.
+        rec: a :class:`~pydeca.results.Reconstruction`.
         index: which face of the batch.
         photo: (H, W, 3) uint8 original photo.
         tform: (3, 3) photo pixel → crop pixel similarity of that face.
@@ -129,9 +146,9 @@ def photo_views(
         trans_verts = to_photo(rec.trans_verts[one])
         view_normals = vertex_normals(rec.trans_verts[one], renderer.faces)
         if texture is None:
-            texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.albedo
+            texture = display_texture(rec)
             texture = texture[one] if texture is not None else None
-        detail_normals = rec.uv_detail_normals[one] if rec.uv_detail_normals is not None else None
+        detail_normals = rec.detail.uv_detail_normals[one] if rec.detail is not None else None
         out = {name: np.zeros_like(photo) for name in ("shape_images", "shape_detail_images")}
         if texture is not None:
             out["rendered_images"] = np.zeros_like(photo)
@@ -139,7 +156,11 @@ def photo_views(
             background = torch.from_numpy(np.ascontiguousarray(photo[rows])).to(vertices.device)
             background = background.permute(2, 0, 1)[None].float().div_(255.0)
             fragments = renderer.rasterize(band_verts, band_size)
-            common = {"fragments": fragments, "background": background, "view_normals": view_normals}
+            common: dict[str, Any] = {
+                "fragments": fragments,
+                "background": background,
+                "view_normals": view_normals,
+            }
             if detail_normals is not None:
                 shape, detail = renderer.render_shapes(
                     vertices, band_verts, detail_normals, band_size, **common

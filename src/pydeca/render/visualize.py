@@ -100,7 +100,7 @@ def panel_grid(panels: Sequence[np.ndarray], height: int = 224) -> np.ndarray:
     for panel in panels:
         h, w = panel.shape[:2]
         new_w = max(1, round(w * height / h))
-        resized.append(np.asarray(Image.fromarray(panel).resize((new_w, height), Image.NEAREST)))
+        resized.append(np.asarray(Image.fromarray(panel).resize((new_w, height), Image.Resampling.NEAREST)))
     return np.concatenate(resized, axis=1)
 
 

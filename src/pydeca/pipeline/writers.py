@@ -38,12 +38,12 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from pydeca._version import __version__
-from pydeca.apps.pipeline import FaceResult, landmarks_in_photo
 from pydeca.constants import CROP_SIZE
 from pydeca.errors import OutputError
 from pydeca.geometry.camera import ndc_to_pixels
@@ -51,20 +51,22 @@ from pydeca.geometry.dense_mesh import dense_vertices
 from pydeca.io.atomic import atomic_write, atomic_write_bytes
 from pydeca.io.images import save_image
 from pydeca.io.mesh import obj_side_files, texture_vertex_colors, write_glb, write_obj, write_ply
-from pydeca.io.output_names import FaceFiles, safe_stem, staging_dir, unique_output_names
+from pydeca.io.output_names import FaceFiles, safe_stem, staging_dir
 from pydeca.io.params import save_params
-from pydeca.render.views import crop_views, photo_views, visualization_grid
+from pydeca.model import DECA
+from pydeca.render.views import crop_views, display_texture, photo_views, visualization_grid
 from pydeca.render.visualize import to_uint8
 
+from .faces import FaceResult, LandmarkKey, landmarks_in_photo
+
 __all__ = [
+    "DEMO_NOTE",
     "IMAGE_PANELS",
     "PARAMS_FORMAT_VERSION",
     "OutputOptions",
-    "landmarks_in_photo",
     "parameter_arrays",
     "parameter_meta",
     "save_face",
-    "unique_output_names",
 ]
 
 IMAGE_PANELS = ("inputs", "rendered_images", "shape_images", "shape_detail_images", "landmarks2d")
@@ -75,6 +77,7 @@ PARAMS_FORMAT_VERSION = 1
 """Version of the ``<name>.npz`` / ``<name>.json`` parameter layout."""
 
 DEMO_NOTE = "made with pydeca's generated DEMO assets: not a real reconstruction"
+"""The demo marker written into parameter metadata and OBJ headers."""
 
 
 @dataclass
@@ -94,7 +97,11 @@ class OutputOptions:
 
     @classmethod
     def from_formats(cls, formats: Sequence[str]) -> OutputOptions:
-        """Options from format names: obj, ply, glb, npz, kpt, depth, vis, mat, images, orig."""
+        """Options from format names: obj, ply, glb, npz, kpt, depth, vis, mat, images, orig.
+
+        Raises:
+            ValueError: an unknown format name (every known one is listed).
+        """
         known = {"obj", "ply", "glb", "npz", "kpt", "depth", "vis", "mat", "images", "orig"}
         unknown = set(formats) - known
         if unknown:
@@ -125,7 +132,8 @@ def parameter_arrays(result: FaceResult) -> dict[str, np.ndarray]:
     rec = result.reconstruction
     arrays = {key: value[0] for key, value in rec.codes.to_numpy().items()}
     arrays["tform"] = result.tform.astype(np.float32)
-    for key in ("landmarks2d", "landmarks3d"):
+    keys: tuple[LandmarkKey, ...] = ("landmarks2d", "landmarks3d")
+    for key in keys:
         ndc = getattr(rec, key)[0].detach().float().cpu()
         arrays[key] = ndc.numpy()
         arrays[f"{key}_crop_px"] = ndc_to_pixels(ndc[:, :2], CROP_SIZE).numpy()
@@ -134,9 +142,9 @@ def parameter_arrays(result: FaceResult) -> dict[str, np.ndarray]:
     return arrays
 
 
-def parameter_meta(result: FaceResult) -> dict:
+def parameter_meta(result: FaceResult) -> dict[str, Any]:
     """JSON metadata of a parameter file: image, sizes, frames, version, demo marker."""
-    meta = {
+    meta: dict[str, Any] = {
         "format_version": PARAMS_FORMAT_VERSION,
         "image": result.name,
         "image_size": {"height": int(result.image.shape[0]), "width": int(result.image.shape[1])},
@@ -164,14 +172,16 @@ def _text_table(array: np.ndarray) -> bytes:
 
 
 def _texture(result: FaceResult) -> np.ndarray:
-    rec = result.reconstruction
-    texture = rec.uv_texture_gt if rec.uv_texture_gt is not None else rec.albedo
+    """(R, R, 3) uint8 texture of the mesh files: the photo texture, else the albedo, else grey 178."""
+    texture = display_texture(result.reconstruction)
     if texture is None:
         return np.full((256, 256, 3), 178, dtype=np.uint8)
     return to_uint8(texture[0])
 
 
-def _save_meshes(model, result: FaceResult, folder: Path, options: OutputOptions, header: str) -> list[Path]:
+def _save_meshes(
+    model: DECA, result: FaceResult, folder: Path, options: OutputOptions, header: str
+) -> list[Path]:
     rec, name, topo = result.reconstruction, result.name, model.topology
     files = FaceFiles(name)
     verts = rec.vertices[0].detach().cpu().numpy()
@@ -179,18 +189,19 @@ def _save_meshes(model, result: FaceResult, folder: Path, options: OutputOptions
     written: list[Path] = []
     if options.save_obj:
         normal_map = None
-        if rec.uv_detail_normals is not None:
-            normal_map = to_uint8(rec.uv_detail_normals[0] * 0.5 + 0.5)
+        if rec.detail is not None:
+            normal_map = to_uint8(rec.detail.uv_detail_normals[0] * 0.5 + 0.5)
         uv = {"uvcoords": topo.uvcoords, "uvfaces": topo.uvfaces}
         path = folder / files.obj
         written.append(
             write_obj(path, verts, topo.faces, **uv, texture=texture, normal_map=normal_map, header=header)
         )
         written += obj_side_files(path, texture=True, normal_map=normal_map is not None)
-        if rec.displacement_map is not None:
+        if rec.detail is not None:
             dense = topo.dense
+            displacement = rec.detail.displacement_map[:, 0]
             with torch.inference_mode():
-                dense_verts = dense_vertices(rec.vertices, rec.normals, rec.displacement_map[:, 0], dense)
+                dense_verts = dense_vertices(rec.vertices, rec.normals, displacement, dense)
             colors = texture[np.asarray(dense.pixel_rows), np.asarray(dense.pixel_cols)]
             path = folder / files.detail_obj
             dense_np = dense_verts[0].cpu().numpy()
@@ -218,7 +229,7 @@ def _save_tables(result: FaceResult, folder: Path, options: OutputOptions) -> li
             atomic_write_bytes(path, _text_table(array.detach().cpu().numpy()))
             written.append(path)
     if options.save_mat:
-        from scipy.io import savemat
+        from scipy.io import savemat  # noqa: PLC0415 - loaded only when a .mat is asked for
 
         path = folder / files.mat
         data = {key: value[0] for key, value in rec.to_numpy().items()}
@@ -230,7 +241,7 @@ def _save_tables(result: FaceResult, folder: Path, options: OutputOptions) -> li
     return written
 
 
-def save_face(model, result: FaceResult, out_dir: Path, options: OutputOptions) -> list[str]:
+def save_face(model: DECA, result: FaceResult, out_dir: str | Path, options: OutputOptions) -> list[str]:
     """Write every requested output of one face, all or nothing; returns every written path.
 
     The face is written into a staging folder ``OUT/.<name>.partial-<pid>-<hex>/`` (folder content
@@ -313,7 +324,7 @@ def _move_into_place(stage: Path, out_dir: Path, name: str) -> None:
 
 
 def _save_renders(
-    model, result: FaceResult, beside: Path, folder: Path, options: OutputOptions
+    model: DECA, result: FaceResult, beside: Path, folder: Path, options: OutputOptions
 ) -> list[Path]:
     """Depth image and single panels into ``folder``, visualisation grids into ``beside``."""
     rec, name, renderer = result.reconstruction, result.name, model.renderer
@@ -331,7 +342,7 @@ def _save_renders(
         # DECA's render_orig: the textured render takes its texture from the photo, not the crop
         texture = (
             model.texture_from_photo(rec, result.image, result.tform)
-            if rec.uv_texture_gt is not None
+            if rec.photo_texture is not None
             else None
         )
         photo = photo_views(renderer, rec, 0, result.image, result.tform, texture=texture)
