@@ -244,9 +244,9 @@ def test_missing_input_for_video_is_one_line(tmp_path: Path, capsys, demo_cache,
 )
 def test_run_video_refuses_bad_options_before_reading(tmp_path: Path, option, value, named):
     """The API checks options as the CLI does: OptionError naming the option, no file read or made."""
-    from pydeca.apps.video import run_video
+    from pydeca.apps.video import VideoOptions, run_video
     from pydeca.errors import OptionError
 
     with pytest.raises(OptionError, match=named):
-        run_video(tmp_path / "absent.mp4", tmp_path / "out", **{option: value})
+        run_video(tmp_path / "absent.mp4", tmp_path / "out", VideoOptions(**{option: value}))
     assert not (tmp_path / "out").exists()

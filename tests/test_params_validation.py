@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy_format
 
-from pydeca.errors import InputError
+from pydeca.errors import InputError, ShapeError
 from pydeca.io.params import (
     CODE_LIMITS,
     CODE_SHAPES,
     MAX_JSON_DEPTH,
     MAX_PARAM_FILE_BYTES,
+    VIDEO_ROW_SHAPES,
+    ParameterTable,
     check_codes,
     json_depth,
     load_codes,
@@ -198,3 +200,45 @@ def test_unknown_suffix_and_missing_file(tmp_path: Path):
         load_params(tmp_path / "x.txt")
     with pytest.raises(InputError, match="parameter file not found"):
         load_params(tmp_path / "x.npz")
+
+
+# --- a video's parameter table --------------------------------------------------------------------
+def test_parameter_table_rows_dtypes_and_identity(tmp_path: Path):
+    rng = np.random.default_rng(2)
+    table = ParameterTable()
+    table.add_untracked(0)
+    rows = [{key: rng.normal(size=shape).astype(np.float32) for key, shape in VIDEO_ROW_SHAPES.items()}]
+    rows[0]["tform"] = rng.normal(size=(3, 3))  # float64, kept so
+    table.add(2, 0, rows[0])
+    identity = {"shape": np.ones(100), "tex": np.zeros(50), "detail": np.full(128, 0.5)}
+    path = table.save(
+        tmp_path / "clip_params.npz", identity, {"fps": np.float64(12.5), "is_demo": np.bool_(True)}
+    )
+    assert len(table) == 2
+    with np.load(path) as data:
+        got = {key: data[key] for key in data.files}
+    assert list(got)[:11] == list(table.columns)
+    assert got["frame"].tolist() == [0, 2]
+    assert got["tracked"].tolist() == [False, True]
+    assert got["track"].dtype == np.int32
+    assert got["track"].tolist() == [-1, 0]
+    for key, shape in VIDEO_ROW_SHAPES.items():
+        assert got[key].shape == (2, *shape), key
+        assert got[key].dtype == (np.float64 if key == "tform" else np.float32), key
+        assert np.isnan(got[key][0]).all(), key
+        np.testing.assert_array_equal(got[key][1], rows[0][key].astype(got[key].dtype), err_msg=key)
+    for key, value in identity.items():
+        assert got[key].dtype == np.float32
+        np.testing.assert_array_equal(got[key], np.stack([value, value]).astype(np.float32))
+    assert float(got["fps"]) == 12.5
+    assert bool(got["is_demo"])
+
+
+def test_parameter_table_refuses_a_wrong_row():
+    table = ParameterTable()
+    row = {key: np.zeros(shape) for key, shape in VIDEO_ROW_SHAPES.items()}
+    with pytest.raises(ShapeError, match="'exp' has shape"):
+        table.add(0, 0, {**row, "exp": np.zeros(49)})
+    with pytest.raises(ShapeError, match="expected keys"):
+        table.add(0, 0, {key: value for key, value in row.items() if key != "light"})
+    assert len(table) == 0

@@ -15,7 +15,18 @@ from pydeca.nets import Codes
 from pydeca.render.interpolate import interpolate_vertex_attributes
 from pydeca.render.renderer import row_tiles
 from pydeca.render.shading import SH_CONSTANTS
-from pydeca.render.views import GRID_PANELS, crop_views, photo_views, visualization_grid
+from pydeca.render.views import (
+    APP_PANELS,
+    GRID_PANELS,
+    OVERLAY_OPACITY,
+    crop_views,
+    frame_panels,
+    panel_size,
+    photo_views,
+    render_panels,
+    resized_tform,
+    visualization_grid,
+)
 from pydeca.render.visualize import HIDDEN_COLOR, LANDMARK_EDGES, VISIBLE_COLOR, draw_landmarks, to_uint8
 
 
@@ -191,6 +202,70 @@ def test_render_shapes_equals_two_render_shape_calls(reference_model, decoded):
         )
     torch.testing.assert_close(detail.images, single.images)
     assert float((detail.images - coarse.images).abs().max()) > 0.01  # the detail shows
+
+
+def test_render_panels_in_the_crop(reference_model, decoded):
+    """Each app panel is the renderer's own render: shape and detail as crop_views, the overlay blended."""
+    rec, image = decoded
+    renderer = reference_model.renderer
+    panels = render_panels(renderer, rec, panels=APP_PANELS, background=image)
+    assert set(panels) == set(APP_PANELS)
+    assert all(p.shape == (1, 3, 224, 224) for p in panels.values())
+    views = crop_views(renderer, rec, image)
+    assert np.array_equal(to_uint8(panels["shape"][0]), views["shape_images"][0])
+    assert np.array_equal(to_uint8(panels["shape_detail"][0]), views["shape_detail_images"][0])
+    with torch.inference_mode():
+        textured, _ = renderer.render_texture(rec.trans_verts, rec.photo_texture.uv_texture_gt)
+        alpha = renderer.render_shape(rec.vertices, rec.trans_verts).alpha
+    torch.testing.assert_close(panels["textured"], textured)
+    weight = alpha * OVERLAY_OPACITY
+    torch.testing.assert_close(panels["overlay"], panels["shape"] * weight + image * (1 - weight))
+    # only what is asked for; the default is the transfer grid's pair
+    assert set(render_panels(renderer, rec, 64, panels=("shape",))) == {"shape"}
+    assert set(render_panels(renderer, rec)) == {"shape_detail", "textured"}
+    with pytest.raises(OptionError, match="unknown"):
+        render_panels(renderer, rec, panels=("depth",))
+    with pytest.raises(OptionError, match="background"):
+        render_panels(renderer, rec, panels=("overlay",))
+
+
+def test_resized_tform_maps_pixel_centres_through_the_resize():
+    tform = np.array([[[0.5, 0.0, -50.0], [0.0, 0.5, -100.0], [0.0, 0.0, 1.0]]])
+    image_hw, panel_hw = (900, 700), (300, 234)
+    full_px = np.array([[10.0, 20.0, 1.0], [699.0, 899.0, 1.0], [350.3, 12.7, 1.0]]).T  # (3, N) columns
+    ratio = np.array([[panel_hw[1] / image_hw[1]], [panel_hw[0] / image_hw[0]]])
+    panel_px = np.vstack([ratio * (full_px[:2] + 0.5) - 0.5, np.ones((1, 3))])
+    np.testing.assert_allclose(resized_tform(tform, image_hw, panel_hw)[0] @ panel_px, tform[0] @ full_px)
+    assert panel_size((900, 700), 300) == (300, 233)
+    assert panel_size((100, 30), 480) == (100, 30)
+    assert panel_size((5000, 3), 64) == (64, 2)  # never narrower than 2 pixels
+
+
+def test_frame_panels_on_a_scaled_down_frame_put_the_face_where_the_scaled_frame_has_it(
+    reference_model, decoded
+):
+    """A 900 × 700 frame shown at 300 × 234 (``deca video`` with max_height 300): the face is
+    rendered where the full-size render has it, scaled — not where T would put it at full size."""
+    rec, _ = decoded
+    height, width = 900, 700
+    tform = np.array(
+        [[[0.5, 0.0, -50.0], [0.0, 0.5, -100.0], [0.0, 0.0, 1.0]]]
+    )  # head at (100..547, 200..647)
+    panel_hw = panel_size((height, width), 300)
+    picture = np.full((*panel_hw, 3), 40, dtype=np.uint8)
+    panels = frame_panels(reference_model.renderer, rec, tform, [picture], (height, width))
+    assert set(panels) == {"shape_detail", "overlay"}
+    assert panels["overlay"][0].shape == panels["shape_detail"][0].shape == (*panel_hw, 3)
+    photo_ndc = crop_to_image_ndc(rec.trans_verts, torch.from_numpy(tform).float(), 224, (height, width))
+    full_px = ndc_to_pixels(photo_ndc[0, :, :2], (height, width)).numpy()
+    ratio = np.array([panel_hw[1] / width, panel_hw[0] / height])
+    px = ratio * (full_px + 0.5) - 0.5  # the head's vertices in panel pixels
+    rows, cols = np.nonzero(np.any(panels["overlay"][0] != 40, axis=-1))
+    assert rows.min() >= np.floor(px[:, 1].min())
+    assert rows.max() <= np.ceil(px[:, 1].max())
+    assert cols.min() >= np.floor(px[:, 0].min())
+    assert cols.max() <= np.ceil(px[:, 0].max())
+    assert len(rows) > 0.5 * np.ptp(px[:, 0]) * np.ptp(px[:, 1])  # and fills much of that box
 
 
 # --- texture modes and render_orig with an albedo model (reference §2.9, §2.13) ----------------------

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from pydeca.apps.smoothing import CODE_SMOOTHING, MotionSmoother, OneEuroFilter, lag_bound, smooth_sequence
-from pydeca.apps.video import cam_from_photo, cam_to_photo, smooth_motion
+from pydeca.apps.smoothing import (
+    CODE_SMOOTHING,
+    MotionSmoother,
+    OneEuroFilter,
+    lag_bound,
+    smooth_motion,
+    smooth_sequence,
+)
+from pydeca.constants import CROP_SIZE
 from pydeca.detect.crop import crop_transform
+from pydeca.geometry.camera import cam_from_photo, cam_to_photo
 
 RATE = 30.0
 
@@ -76,6 +85,18 @@ def _jitter(x: np.ndarray) -> float:
     return float(np.abs(np.diff(x, n=2, axis=0)).mean())
 
 
+def _to_photo(cam: np.ndarray, tforms: np.ndarray) -> np.ndarray:
+    """:func:`cam_to_photo` of (N, 3) crop cameras on the 224-pixel crop, numpy float64 in and out."""
+    return cam_to_photo(torch.tensor(cam, dtype=torch.float64), torch.from_numpy(tforms), CROP_SIZE).numpy()
+
+
+def _from_photo(photo_cam: np.ndarray, tforms: np.ndarray) -> np.ndarray:
+    """:func:`cam_from_photo` on the 224-pixel crop, numpy float64 in and out."""
+    return cam_from_photo(
+        torch.tensor(photo_cam, dtype=torch.float64), torch.from_numpy(tforms), CROP_SIZE
+    ).numpy()
+
+
 def _known_motion(frames: int, rate: float = RATE, seed: int = 0):
     """A known head motion and its noisy per-frame estimate, as ``deca video`` would see it.
 
@@ -96,11 +117,11 @@ def _known_motion(frames: int, rate: float = RATE, seed: int = 0):
         np.column_stack([320 + 5 * rng.standard_normal(frames), 240 + 5 * rng.standard_normal(frames)]),
         300 + 4 * rng.standard_normal(frames),
     )
-    cam = cam_from_photo(np.broadcast_to(photo_cam, (frames, 3)), tforms)
+    cam = _from_photo(np.broadcast_to(photo_cam, (frames, 3)), tforms)
     noisy = {
         "pose": pose + rng.normal(0, 0.01, pose.shape),
         "exp": exp + rng.normal(0, 0.05, exp.shape),
-        "cam": cam_from_photo(photo_cam * (1 + rng.normal(0, 0.01, (frames, 3))), tforms),
+        "cam": _from_photo(photo_cam * (1 + rng.normal(0, 0.01, (frames, 3))), tforms),
     }
     return {"pose": pose, "exp": exp, "cam": cam, "photo_cam": photo_cam}, noisy, tforms
 
@@ -148,8 +169,8 @@ def test_video_smoothing_stage_reduces_jitter_without_lagging_the_known_motion()
     assert 0 <= _lag_frames(exp[steady, 0], known["exp"][steady, 0]) <= smoother.lag_frames("exp")
     # the camera: per-frame crop changes are not motion; the photo-frame camera is smoothed
     # (relative error spread measured 0.38× the noisy one)
-    photo = cam_to_photo(cam, tforms)
-    noisy_photo = cam_to_photo(noisy["cam"], tforms)
+    photo = _to_photo(cam, tforms)
+    noisy_photo = _to_photo(noisy["cam"], tforms)
     spread = np.abs(photo[steady] / known["photo_cam"] - 1).std()
     assert spread < 0.5 * np.abs(noisy_photo[steady] / known["photo_cam"] - 1).std()
 

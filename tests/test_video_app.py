@@ -13,13 +13,15 @@ from PIL import Image
 import pydeca.apps.video as video_app
 from media import mux_tone
 from pydeca.apps.tracking import TrackingOptions
-from pydeca.apps.video import cam_from_photo, cam_to_photo, run_video
+from pydeca.apps.video import VideoOptions, run_video
+from pydeca.apps.video_outputs import VideoOutputs
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import Face, WholeImageDetector
 from pydeca.detect.crop import crop_transform, square_from_box, warp_crop
-from pydeca.errors import InputError, NoFaceError
-from pydeca.geometry.camera import ndc_to_pixels, weak_perspective_project
+from pydeca.errors import InputError, NoFaceError, OptionError, RunInterrupted
+from pydeca.geometry.camera import cam_from_photo, cam_to_photo, ndc_to_pixels, weak_perspective_project
 from pydeca.io.mesh import read_obj
+from pydeca.io.params import ParameterTable
 from pydeca.io.video import iter_video_frames, video_info
 from pydeca.io.video_writer import VideoWriter
 from pydeca.nets import Codes
@@ -165,18 +167,28 @@ def video_runs(demo_model, head_clip, tmp_path_factory):
     the head as they would with trained weights; the codes are the demo network's.
     """
     out = tmp_path_factory.mktemp("video-out")
-    common = {"model": demo_model, "quiet": True, "identity_frames": 8}
+    common = {"model": demo_model, "quiet": True}
     detectors = {"smooth": head_clip.detector(), "raw": head_clip.detector()}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(video_app, "_landmarks_px", _TrueLandmarks(head_clip))
-        smooth = run_video(
-            head_clip.path, out / "smooth", save_meshes=True, detector=detectors["smooth"], **common
-        )
+        options = VideoOptions(save_meshes=True, detector=detectors["smooth"], identity_frames=8)
+        smooth = run_video(head_clip.path, out / "smooth", options, **common)
         patch.setattr(video_app, "_landmarks_px", _TrueLandmarks(head_clip, every=2))
-        raw = run_video(
-            head_clip.path, out / "raw", smooth=False, every=2, detector=detectors["raw"], **common
-        )
+        options = VideoOptions(smooth=False, every=2, detector=detectors["raw"], identity_frames=8)
+        raw = run_video(head_clip.path, out / "raw", options, **common)
     return out, smooth, raw, detectors
+
+
+def test_video_options_are_checked_and_normalised():
+    options = VideoOptions(every=2.0, batch_size="4", smoothing=2, max_height=64.9)
+    assert (options.every, options.batch_size, options.smoothing, options.max_height) == (2, 4, 2.0, 64)
+    assert isinstance(options.smoothing, float)
+    assert VideoOptions().tracking == TrackingOptions()
+    for option, value in (("every", "two"), ("identity_frames", -1), ("max_height", float("nan"))):
+        with pytest.raises(OptionError, match=f"^{option}: expected"):
+            VideoOptions(**{option: value})
+    with pytest.raises(OptionError, match="smoothing"):
+        VideoOptions(smoothing=float("inf"))
 
 
 def test_output_video_matches_input(video_runs, head_clip):
@@ -244,14 +256,24 @@ def test_smoothing_lowers_pose_jitter(video_runs):
     assert video_info(out / "raw" / "turn_deca.mp4")["frames"] == FRAMES // 2
 
 
+def _to_photo(cam: np.ndarray, tform: np.ndarray) -> np.ndarray:
+    """:func:`cam_to_photo` of (B, 3) crop cameras on the 224-pixel crop, numpy float64 in and out."""
+    return cam_to_photo(torch.from_numpy(cam), torch.from_numpy(tform), CROP_SIZE).numpy()
+
+
+def _from_photo(photo_cam: np.ndarray, tform: np.ndarray) -> np.ndarray:
+    """:func:`cam_from_photo` on the 224-pixel crop, numpy float64 in and out."""
+    return cam_from_photo(torch.from_numpy(photo_cam), torch.from_numpy(tform), CROP_SIZE).numpy()
+
+
 def test_photo_camera_round_trip():
     rng = np.random.default_rng(1)
     cam = np.column_stack([rng.uniform(3, 9, 5), rng.normal(0, 0.05, (5, 2))])
     tform = crop_transform(rng.uniform(50, 300, (5, 2)), rng.uniform(80, 400, 5))
-    np.testing.assert_allclose(cam_from_photo(cam_to_photo(cam, tform), tform), cam, atol=1e-12)
+    np.testing.assert_allclose(_from_photo(_to_photo(cam, tform), tform), cam, atol=1e-12)
     # the photo camera predicts the photo pixel of a world point whichever crop it came from
     x = np.array([0.03, -0.02])
-    photo = cam_to_photo(cam, tform)
+    photo = _to_photo(cam, tform)
     crop_px = 112 * np.column_stack([cam[:, 0] * (x[0] + cam[:, 1]), -cam[:, 0] * (x[1] + cam[:, 2])]) + 111.5
     expected = (crop_px - tform[:, :2, 2]) / tform[:, 0, 0:1]
     got = np.column_stack([photo[:, 0] * (x[0] + photo[:, 1]), -photo[:, 0] * (x[1] + photo[:, 2])])
@@ -260,6 +282,29 @@ def test_photo_camera_round_trip():
 
 def _crop_sides(tform: np.ndarray) -> np.ndarray:
     return (CROP_SIZE - 1) / tform[:, 0, 0]
+
+
+def test_frames_taller_than_max_height_are_scaled_with_their_renders(
+    demo_model, video_runs, head_clip, tmp_path
+):
+    """max_height 120 on the 240-row clip: every panel is the full-size panel scaled by 1/2 (the
+    renders too: the face stays on the face), and the parameters are those of the full-size run."""
+    out = video_runs[0]
+    options = VideoOptions(detector=head_clip.detector(), identity_frames=8, max_height=120)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(video_app, "_landmarks_px", _TrueLandmarks(head_clip))
+        run_video(head_clip.path, tmp_path, options, model=demo_model, quiet=True)
+    small = [rgb for _, rgb in iter_video_frames(tmp_path / "turn_deca.mp4")]
+    full = [rgb for _, rgb in iter_video_frames(out / "smooth" / "turn_deca.mp4")]
+    assert small[0].shape == (120, 3 * 160, 3)
+    for k in (0, 7, 15):
+        scaled = np.asarray(Image.fromarray(full[k]).resize((3 * 160, 120), Image.Resampling.BILINEAR))
+        error = np.abs(small[k].astype(float) - scaled)[20:]  # below the demo banner
+        for panel in range(3):  # [input | shape+detail | overlay]
+            assert error[:, 160 * panel : 160 * (panel + 1)].mean() < 3, (k, panel)
+    with np.load(tmp_path / "turn_params.npz") as s, np.load(out / "smooth" / "turn_params.npz") as f:
+        for key in ("tform", "pose", "exp", "cam", "shape"):
+            np.testing.assert_array_equal(s[key], f[key], err_msg=key)
 
 
 def test_tracking_detects_once_and_reports_detections(video_runs):
@@ -299,11 +344,9 @@ def test_face_leaving_the_video_is_redetected(demo_model, tmp_path, monkeypatch)
     summary = run_video(
         clip.path,
         tmp_path / "out",
+        VideoOptions(detector=detector, identity_frames=4, tracking=TrackingOptions(redetect_every=4)),
         model=demo_model,
         quiet=True,
-        detector=detector,
-        identity_frames=4,
-        tracking=TrackingOptions(redetect_every=4),
     )
     assert detector.frames == [0, 4, 8, 9, 10, 14]
     assert (summary.detections, summary.tracks, summary.losses) == (6, 2, 1)
@@ -322,9 +365,8 @@ def test_real_predictions_drift_and_the_tracker_catches_it(demo_model, head_clip
     """The demo weights' own landmarks shrink the crop every frame (the audit saw 272 → 81 px);
     the drift rule sends the tracker back to the detector before the crop loses the face."""
     detector = head_clip.detector()
-    summary = run_video(
-        head_clip.path, tmp_path, model=demo_model, quiet=True, detector=detector, every=2, identity_frames=4
-    )
+    options = VideoOptions(detector=detector, every=2, identity_frames=4)
+    summary = run_video(head_clip.path, tmp_path, options, model=demo_model, quiet=True)
     with np.load(tmp_path / "turn_params.npz") as p:
         sides, tracks = _crop_sides(p["tform"]), p["track"]
     first = sides[0]
@@ -345,7 +387,7 @@ def test_predicted_landmarks_are_the_known_ones(demo_model, head_clip):
         tform = crop_transform(*square_from_box(_box(head_clip.pixels[k]), "kpt68"))
         pose = torch.zeros(1, 6)
         pose[0, 1] = float(YAW[k])
-        cam = torch.as_tensor(cam_from_photo(PHOTO_CAM[None], tform[None]), dtype=torch.float32)
+        cam = torch.as_tensor(_from_photo(PHOTO_CAM[None], tform[None]), dtype=torch.float32)
         codes = Codes(
             torch.zeros(1, 100), torch.zeros(1, 50), torch.zeros(1, 50), pose, cam, torch.zeros(1, 9, 3)
         )
@@ -404,9 +446,8 @@ def _clip_with_audio(path: Path, frames: int, fps: int, rate: int = 16000) -> Pa
 
 def test_audio_is_copied_through(demo_model, tmp_path):
     src = _clip_with_audio(tmp_path / "talk.mp4", frames=8, fps=8)  # 1 s of video and of sound
-    summary = run_video(
-        src, tmp_path / "out", model=demo_model, quiet=True, detector=WholeImageDetector(), identity_frames=4
-    )
+    options = VideoOptions(detector=WholeImageDetector(), identity_frames=4)
+    summary = run_video(src, tmp_path / "out", options, model=demo_model, quiet=True)
     assert summary.frames == 8
     assert summary.detections == 1  # the whole-image crop is fixed: no tracking, no re-detection
     with av.open(summary.outputs[0]) as c:
@@ -418,6 +459,29 @@ def test_audio_is_copied_through(demo_model, tmp_path):
         video_seconds = c.streams.video[0].frames / float(c.streams.video[0].average_rate)
     assert video_seconds == pytest.approx(1.0)
     assert seconds == pytest.approx(video_seconds, abs=0.1)  # AAC frames of 1024 samples = 0.064 s
+
+
+@pytest.mark.parametrize("stage", ["frames", "parameters"])
+def test_ctrl_c_leaves_no_output(demo_model, head_clip, tmp_path, monkeypatch, stage):
+    """Ctrl-C while frames are written, or once the MP4 is finished and the parameters are being
+    written: RunInterrupted, and none of the video's outputs (MP4, parameters, meshes) is left."""
+    written = []
+
+    def interrupt(*args, **kwargs):
+        if stage == "parameters" or len(written) == 5:
+            raise KeyboardInterrupt
+        written.append(1)
+        return add_frame(*args, **kwargs)
+
+    add_frame = VideoOutputs.add_frame
+    if stage == "frames":
+        monkeypatch.setattr(VideoOutputs, "add_frame", interrupt)
+    else:
+        monkeypatch.setattr(ParameterTable, "save", interrupt)
+    options = VideoOptions(detector=head_clip.detector(), identity_frames=4, batch_size=2, save_meshes=True)
+    with pytest.raises(RunInterrupted, match="no partial output left"):
+        run_video(head_clip.path, tmp_path, options, model=demo_model, quiet=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
 
 
 def test_bad_inputs(demo_model, tmp_path):
@@ -450,7 +514,7 @@ def test_bad_inputs(demo_model, tmp_path):
     noise = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(3)]
     blank = _write(tmp_path / "blank.mp4", noise)
     with pytest.raises(NoFaceError, match=r"blank\.mp4: no face found in any frame"):
-        run_video(blank, tmp_path / "o", detector=NoFaceDetector(), **common)
+        run_video(blank, tmp_path / "o", VideoOptions(detector=NoFaceDetector()), **common)
     assert not list((tmp_path / "o").glob("*.mp4"))  # nothing half-written is left
 
 

@@ -416,22 +416,20 @@ def _run_animation_command(args: argparse.Namespace):
         return run_transfer(args.identity, args.expressions, args.output, options, **common)
     if args.command == "video":
         from .apps.tracking import TrackingOptions
-        from .apps.video import run_video
+        from .apps.video import VideoOptions, run_video
 
-        return run_video(
-            args.video,
-            args.output,
+        video_options = VideoOptions(
             detector=args.detector,
+            tracking=TrackingOptions(redetect_every=args.redetect_every),
             smooth=args.smooth,
             smoothing=args.smoothing,
             every=args.every,
             batch_size=args.batch_size,
             identity_frames=args.identity_frames,
-            tracking=TrackingOptions(redetect_every=args.redetect_every),
             max_height=args.max_height,
             save_meshes=args.save_meshes,
-            **common,
         )
+        return run_video(args.video, args.output, video_options, **common)
     from .apps.animate import run_animate
 
     return run_animate(

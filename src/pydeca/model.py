@@ -16,9 +16,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import get_args
+from typing import TypeVar, get_args
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ from .geometry.rotations import euler_to_axis_angle
 from .geometry.topology import Topology
 from .geometry.uv_grid import displacement_normals
 from .geometry.uv_raster import UVGather
-from .nets import Codes, build_networks
+from .nets import Codes, DetailDecoder, ResnetEncoder, build_networks
 from .render.renderer import MeshRenderer, extract_texture
 from .render.shading import sh_shading
 from .results import DetailMaps, PhotoTexture, Reconstruction, TextureMaps, TextureMode
@@ -54,6 +55,17 @@ def _check_choice(option: str, value: object, choices: tuple[str, ...]) -> None:
 
 VISIBILITY_NORMAL_Z = 0.1
 """A landmark is visible when its camera-space normal z is below this (camera looks along +z)."""
+
+
+_Net = TypeVar("_Net", bound=nn.Module)
+
+
+def _network(networks: Mapping[str, nn.Module], name: str, kind: type[_Net]) -> _Net:
+    """``networks[name]``, checked to be a ``kind``."""
+    network = networks[name]
+    if not isinstance(network, kind):
+        raise TypeError(f"network {name!r}: expected {kind.__name__}, got {type(network).__name__}")
+    return network
 
 
 DEVICE_CHOICES = ("auto", "cpu", "mps", "cuda")
@@ -117,6 +129,23 @@ class DECA(nn.Module):
             §2.3, ``model.jaw_type``).
     """
 
+    # submodules and non-persistent buffers (set in __init__); declared here so type checkers see
+    # their types rather than nn.Module.__getattr__'s ``Tensor | Module``
+    E_flame: ResnetEncoder
+    """Coarse encoder: (B, 3, 224, 224) crop → (B, 236) FLAME code vector."""
+    E_detail: ResnetEncoder
+    """Detail encoder: (B, 3, 224, 224) crop → (B, 128) detail code."""
+    D_detail: DetailDecoder
+    """Detail decoder: (B, 181) → (B, 1, R, R) displacement, metres."""
+    faces: Tensor
+    """(F, 3) int64 template vertex indices."""
+    uv_face_eye_mask: Tensor
+    """(1, 1, R, R) float32 in [0, 1], 1 on face and eye texels."""
+    uv_face_mask: Tensor
+    """(1, 1, R, R) float32 in [0, 1], 1 on face texels."""
+    fixed_displacement: Tensor
+    """(1, 1, R, R) float32 metres, added to every predicted displacement map."""
+
     def __init__(
         self,
         assets: AssetBundle,
@@ -134,9 +163,9 @@ class DECA(nn.Module):
         # Allocate without random initialisation: every value comes from the checkpoint.
         networks = build_networks(device="meta")
         load_networks(networks, assets.checkpoint, assign=True)
-        self.E_flame = networks["E_flame"]
-        self.E_detail = networks["E_detail"]
-        self.D_detail = networks["D_detail"]
+        self.E_flame = _network(networks, "E_flame", ResnetEncoder)
+        self.E_detail = _network(networks, "E_detail", ResnetEncoder)
+        self.D_detail = _network(networks, "D_detail", DetailDecoder)
         self.flame = FLAME(assets.flame, assets.embedding, num_shape=num_shape, num_expression=num_expression)
         self.albedo_model = AlbedoModel(assets.albedo) if assets.albedo is not None else None
         self.topology = Topology.from_template(
@@ -151,7 +180,7 @@ class DECA(nn.Module):
             self.register_buffer(name, torch.as_tensor(value), persistent=False)
 
         buffer("faces", torch.as_tensor(assets.flame.faces, dtype=torch.long))
-        self.uv_gather = UVGather(assets.flame.faces, self.topology.uv_raster)
+        self.uv_gather = UVGather(self.faces, self.topology.uv_raster)
         buffer("uv_face_eye_mask", torch.as_tensor(assets.face_eye_mask, dtype=torch.float32)[None, None])
         buffer("uv_face_mask", torch.as_tensor(assets.face_mask, dtype=torch.float32)[None, None])
         buffer(
@@ -396,7 +425,7 @@ class DECA(nn.Module):
             tform = torch.from_numpy(np.asarray(tform, dtype=np.float32))  # no float64 tensor (MPS)
         t = tform.to(device=device, dtype=rec.trans_verts.dtype)
         t = t.expand(rec.batch_size, 3, 3) if t.ndim == 2 else t
-        photo_ndc = crop_to_image_ndc(rec.trans_verts, t, crop_size, tuple(photo.shape[-2:]))
+        photo_ndc = crop_to_image_ndc(rec.trans_verts, t, crop_size, (photo.shape[-2], photo.shape[-1]))
         photo = photo.expand(rec.batch_size, -1, -1, -1) if photo.shape[0] == 1 else photo
         if mode is None:
             made = rec.photo_texture.texture_mode if rec.photo_texture is not None else None

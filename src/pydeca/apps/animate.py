@@ -36,7 +36,6 @@ from pydeca.apps.transfer import (
     failure_text,
     load_expressions,
     load_face,
-    render_panels,
     report_failures,
 )
 from pydeca.constants import CROP_SIZE
@@ -48,6 +47,7 @@ from pydeca.io.output_names import prepare_output_dir
 from pydeca.model import DECA
 from pydeca.nets import Codes
 from pydeca.pipeline.faces import FaceResult
+from pydeca.render.views import render_panels
 from pydeca.render.visualize import add_banner, to_uint8
 from pydeca.results import PhotoTexture
 
@@ -166,7 +166,7 @@ def _face_row(model: DECA, face: FaceResult, codes: Codes, size: int) -> list[np
         if own is not None:
             texture = own.uv_texture_gt.expand(codes.batch_size, -1, -1, -1)
             rec = replace(rec, photo_texture=PhotoTexture(texture))
-        panels = render_panels(model, rec, size)
+        panels = render_panels(model.renderer, rec, size)
         crop = torch.nn.functional.interpolate(face.crop.to(model.device), size=(size, size), mode="nearest")
     crop_image = to_uint8(crop[0])
     shapes = panels["shape_detail"]

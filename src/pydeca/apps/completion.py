@@ -34,12 +34,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pydeca.io.output_names import COMPLETION_FILE, FaceFiles, face_name, frame_name, video_files
 
 __all__ = ["COMPLETION_FILE", "CompletionLog", "InputIdentity", "identity_of_array", "identity_of_file"]
+
+_Record = dict[str, Any]
+"""One parsed line of the completion record (JSON object; values as written by :meth:`CompletionLog.mark`)."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,14 @@ class InputIdentity:
         """The key that owns output names: the path, or ``memory:<sha256>`` for an image."""
         return self.path or (f"memory:{self.sha256}" if self.sha256 else "")
 
-    def fields(self) -> dict:
+    def fields(self) -> _Record:
         """The record fields of this identity."""
-        out: dict = {"input": self.path, "size": self.size, "mtime_ns": self.mtime_ns}
+        out: _Record = {"input": self.path, "size": self.size, "mtime_ns": self.mtime_ns}
         if self.sha256 is not None:
             out["sha256"] = self.sha256
         return out
 
-    def matches(self, record: dict) -> bool:
+    def matches(self, record: _Record) -> bool:
         """True when ``record`` was written for exactly this input (old lines never match)."""
         if self.sha256 is not None:
             return record.get("sha256") == self.sha256
@@ -97,7 +101,7 @@ def identity_of_array(image: object) -> InputIdentity:
     return InputIdentity("", sha256=digest.hexdigest())
 
 
-def _record_owner(record: dict) -> str:
+def _record_owner(record: _Record) -> str:
     source = str(record.get("input", ""))
     sha = record.get("sha256")
     return source or (f"memory:{sha}" if sha else "")
@@ -121,7 +125,7 @@ class CompletionLog:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / COMPLETION_FILE
-        self._records: dict[tuple[str, str], dict] = {}
+        self._records: dict[tuple[str, str], _Record] = {}
         self._owners: dict[str, str] = {}
         self._names: dict[str, str] = {}
         try:
@@ -135,7 +139,7 @@ class CompletionLog:
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a line torn by an interrupted run
 
-    def _add(self, record: dict) -> None:
+    def _add(self, record: _Record) -> None:
         owner, name = _record_owner(record), str(record["name"])
         base = str(record.get("base", name))
         self._records[(owner, name)] = record
@@ -186,7 +190,7 @@ class CompletionLog:
             OSError: the record cannot be written.
         """
         relative = [os.path.relpath(path, self.out_dir) for path in files]
-        record: dict = {**identity.fields(), "base": base or name, "name": name, "files": relative}
+        record: _Record = {**identity.fields(), "base": base or name, "name": name, "files": relative}
         if parts is not None:
             record["parts"] = list(parts)
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ class RunSummary:
     notes: dict[str, str] = field(default_factory=dict)
     """Input → a remark that is no failure (e.g. several faces found, only the largest kept)."""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return {
             "succeeded": len(self.outputs),
@@ -105,8 +105,13 @@ class _Input:
     name: str
     label: str
     identity: InputIdentity
-    path: Path | None = None
-    image: np.ndarray | None = None
+    source: Path | np.ndarray
+    """The file, or the in-memory image."""
+
+    @property
+    def path(self) -> Path | None:
+        """The input's file; ``None`` for an in-memory image."""
+        return self.source if isinstance(self.source, Path) else None
 
 
 @dataclass
@@ -174,11 +179,10 @@ def _plan(
     owners = [identity.owner for identity in identities]
     names = claim_names(wanted, owners, log.owner_of, log.previous_name)
     labels = [str(path) for path in files] + [name for name, _ in named_images]
-    images = [None] * len(files) + [image for _, image in named_images]
-    paths: list[Path | None] = [*files, *([None] * len(named_images))]
+    sources: list[Path | np.ndarray] = [*files, *(image for _, image in named_images)]
     return [
-        _Input(name, label, identity, path, image)
-        for name, label, identity, path, image in zip(names, labels, identities, paths, images, strict=True)
+        _Input(name, label, identity, source)
+        for name, label, identity, source in zip(names, labels, identities, sources, strict=True)
     ]
 
 
@@ -239,26 +243,27 @@ class _Run:
                 self.skip(item.label)
                 self.complete += 1
             elif item.path is not None and is_video(item.path):
-                yield from self._video_units(item)
+                yield from self._video_units(item, item.path)
             else:
                 yield from self._photo_unit(item)
             progress.update(1)
 
     def _photo_unit(self, item: _Input) -> Iterator[_Work]:
         try:
-            image = load_image(item.path) if item.path is not None else photo_from_array(item.image)
+            source = item.source
+            image = load_image(source) if isinstance(source, Path) else photo_from_array(source)
         except (PydecaError, OSError) as error:  # e.g. ShapeError for an in-memory array
             self.fail(item.label, _describe(error))
             return
         yield _Unit(item.name, item.label, item.identity, item.name), image, item.path
 
-    def _video_units(self, item: _Input) -> Iterator[_Work]:
+    def _video_units(self, item: _Input, path: Path) -> Iterator[_Work]:
         skip = self.options.skip_existing
         video = _Video(item.identity, item.name)
         try:
             from pydeca.io.video import iter_video_frames
 
-            for index, frame in iter_video_frames(item.path, every=self.options.every):
+            for index, frame in iter_video_frames(path, every=self.options.every):
                 name = frame_name(item.name, index)
                 video.frames.append(name)
                 if skip and self.log.is_complete(item.identity, name):
@@ -326,9 +331,17 @@ class _Run:
         if unit.pending == 0:
             self._finish(unit)
 
-    def _mark(self, identity: InputIdentity, name: str, files: list[str], **extra) -> None:
+    def _mark(
+        self,
+        identity: InputIdentity,
+        name: str,
+        files: list[str],
+        parts: list[str] | None = None,
+        *,
+        base: str | None = None,
+    ) -> None:
         try:
-            self.log.mark(identity, name, files, **extra)
+            self.log.mark(identity, name, files, parts, base=base)
         except OSError as error:
             warn(f"deca: warning: cannot update {self.log.path} ({error}); --skip-existing will redo {name}")
 

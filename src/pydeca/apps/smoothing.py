@@ -27,8 +27,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from pydeca.constants import CROP_SIZE
 from pydeca.errors import OptionError
+from pydeca.geometry.camera import cam_from_photo, cam_to_photo
 
 __all__ = [
     "CODE_SMOOTHING",
@@ -38,6 +41,7 @@ __all__ = [
     "SmoothingConfig",
     "check_strength",
     "lag_bound",
+    "smooth_motion",
     "smooth_sequence",
 ]
 
@@ -156,7 +160,7 @@ CODE_SMOOTHING: dict[str, SmoothingConfig] = {
     "exp": SmoothingConfig(min_cutoff=2.0, beta=0.05),
 }
 """Defaults per code group at ``strength = 1``: pose (axis-angle, rad), the photo-frame camera
-(see :mod:`pydeca.apps.video`), expression coefficients. At 30 fps, min_cutoff 1.5 Hz bounds the
+(see :func:`smooth_motion`), expression coefficients. At 30 fps, min_cutoff 1.5 Hz bounds the
 lag by 30 / (2π · 1.5) ≈ 3.2 frames; ``strength`` s divides every min_cutoff (lag bound × s)."""
 
 
@@ -165,7 +169,7 @@ class MotionSmoother:
 
     One filter per code group with the :data:`CODE_SMOOTHING` parameters, every ``min_cutoff``
     divided by ``strength``. The camera must be given in the *photo* frame
-    (:func:`pydeca.apps.video.cam_to_photo`), so that crop changes between frames are not filtered
+    (:func:`pydeca.geometry.camera.cam_to_photo`), so that crop changes between frames are not filtered
     as if the head had moved.
 
     Guarantee: each group lags a ramp by at most ``lag_frames(group)`` =
@@ -213,3 +217,41 @@ class MotionSmoother:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Filter one frame: pose (6,), exp (50,), photo camera (3,) → smoothed float64 copies."""
         return self.filters["pose"](pose), self.filters["exp"](exp), self.filters["cam"](photo_cam)
+
+
+def smooth_motion(
+    smoother: MotionSmoother,
+    pose: np.ndarray,
+    exp: np.ndarray,
+    cam: np.ndarray,
+    tforms: np.ndarray,
+    *,
+    restart: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smoothing stage of ``deca video`` for N consecutive tracked frames, in order.
+
+    The crop cameras are moved to the photo frame (:func:`~pydeca.geometry.camera.cam_to_photo`) so
+    that per-frame crop changes are not mistaken for motion, filtered with pose and expression, and
+    moved back into each frame's own crop. ``smoother`` keeps its state between calls (the stream
+    goes on). All of it runs in float64 on the CPU.
+
+    Args:
+        smoother: the filters (state carried across calls).
+        pose: (N, 6) axis-angle radians.
+        exp: (N, 50) expression coefficients.
+        cam: (N, 3) crop cameras ``(s, tx, ty)`` of ``tforms``.
+        tforms: (N, 3, 3) photo pixel → crop pixel of each frame.
+        restart: (N,) bool, reset the filters before frame j (after a gap or on a new track).
+
+    Returns:
+        Smoothed ``(pose, exp, cam)``, float64, shapes as given; ``cam`` in each frame's crop.
+    """
+    pose, exp = np.array(pose, dtype=np.float64), np.array(exp, dtype=np.float64)
+    t = torch.from_numpy(np.array(tforms, dtype=np.float64))
+    crop_cam = torch.from_numpy(np.array(cam, dtype=np.float64))
+    photo_cam = cam_to_photo(crop_cam, t, CROP_SIZE).numpy()
+    for j in range(len(pose)):
+        if restart is not None and restart[j]:
+            smoother.reset()
+        pose[j], exp[j], photo_cam[j] = smoother(pose[j], exp[j], photo_cam[j])
+    return pose, exp, cam_from_photo(torch.from_numpy(photo_cam), t, CROP_SIZE).numpy()

@@ -36,6 +36,7 @@ from pydeca.nets import Codes
 from pydeca.pipeline.batch import reconstruct_batch
 from pydeca.pipeline.faces import FaceResult, prepare_faces
 from pydeca.pipeline.writers import OutputOptions, save_face
+from pydeca.render.views import render_panels
 from pydeca.render.visualize import add_banner, panel_grid, to_uint8
 from pydeca.results import PhotoTexture, Reconstruction, TextureMode
 
@@ -50,7 +51,6 @@ __all__ = [
     "failure_text",
     "load_expressions",
     "load_face",
-    "render_panels",
     "report_failures",
     "run_transfer",
     "transfer_codes",
@@ -312,38 +312,15 @@ def transfer_expression(
     return rec
 
 
-def render_panels(model: DECA, rec: Reconstruction, size: int = CROP_SIZE) -> dict[str, Tensor]:
-    """Shape-with-detail and textured renders of a batch: ``{"shape_detail", "textured"}``.
-
-    Returns:
-        (B, 3, size, size) images in [0, 1]; ``textured`` is absent without any texture.
-    """
-    renderer = model.renderer
-    with torch.inference_mode():
-        fragments = renderer.rasterize(rec.trans_verts, size)
-        detail_normals = rec.detail.uv_detail_normals if rec.detail is not None else None
-        shape = renderer.render_shape(
-            rec.vertices, rec.trans_verts, size, uv_detail_normals=detail_normals, fragments=fragments
-        )
-        out = {"shape_detail": shape.images}
-        texture = None
-        if rec.photo_texture is not None:
-            texture = rec.photo_texture.uv_texture_gt
-        elif rec.model_texture is not None:
-            texture = rec.model_texture.uv_texture
-        if texture is not None:
-            out["textured"], _ = renderer.render_texture(rec.trans_verts, texture, size, fragments=fragments)
-    return out
-
-
 def transfer_grid(model: DECA, identity: FaceResult, transferred: Reconstruction) -> list[np.ndarray]:
     """``[input crop | identity shape+detail | transferred shape+detail | transferred textured]``.
 
     Returns:
         One (224, 896, 3) uint8 image per transferred face (banner for demo assets).
     """
-    ident = render_panels(model, identity.reconstruction)["shape_detail"][0]
-    panels = render_panels(model, transferred)
+    renderer = model.renderer
+    ident = render_panels(renderer, identity.reconstruction, panels=("shape_detail",))["shape_detail"][0]
+    panels = render_panels(renderer, transferred)
     grids = []
     for i in range(transferred.batch_size):
         row = [identity.crop[0], ident, panels["shape_detail"][i]]

@@ -182,7 +182,9 @@ def uv_to_grid(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, w
 
 
-def _eyeball(centre: np.ndarray, island: tuple[float, float], v0: int, t0: int):
+def _eyeball(
+    centre: np.ndarray, island: tuple[float, float], v0: int, t0: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lat-long sphere with poles on ±z: verts (Ve, 3), faces, uvs, uvfaces (ids offset by v0, t0)."""
     n_r, n_c = _EYE_RINGS, _EYE_COLS
     th = np.pi * np.arange(1, n_r + 1) / (n_r + 1)

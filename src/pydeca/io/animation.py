@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 from PIL import Image
@@ -138,7 +139,9 @@ class AnimationWriter:
             self._mp4 = None
         self._gif_frames = []
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:

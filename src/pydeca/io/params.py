@@ -18,6 +18,9 @@ file, never a ``MemoryError``, ``RecursionError`` or a zip/parse traceback:
       parsing; the same dtype rules apply.
 
 :func:`load_codes` also checks every code against :data:`CODE_SHAPES` and :data:`CODE_LIMITS`.
+
+A video's parameter file (``deca video``'s ``<stem>_params.npz``, one row per frame) is collected and
+written by :class:`ParameterTable`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +39,7 @@ import numpy as np
 
 from pydeca.assets.npz import NpzFormatError, read_npz
 from pydeca.constants import NUM_CAM, NUM_DETAIL, NUM_EXP, NUM_LIGHT, NUM_POSE, NUM_SHAPE, NUM_TEX
-from pydeca.errors import InputError
+from pydeca.errors import InputError, ShapeError
 
 from .atomic import atomic_write, atomic_write_text
 
@@ -52,6 +56,8 @@ __all__ = [
     "MAX_PARAM_ARRAY_BYTES",
     "MAX_PARAM_FILE_BYTES",
     "META_KEY",
+    "VIDEO_ROW_SHAPES",
+    "ParameterTable",
     "check_codes",
     "json_depth",
     "load_codes",
@@ -350,3 +356,108 @@ def load_codes(path: str | os.PathLike[str], *, device: str | torch.device | Non
     codes = check_codes(load_params(path), Path(path))
     batch = {name: arr.astype(np.float32)[None] for name, arr in codes.items()}
     return Codes.from_numpy(batch, device=device)
+
+
+# ------------------------------------------------------------------------------- video parameters
+VIDEO_ROW_SHAPES: dict[str, tuple[int, ...]] = {
+    "exp": CODE_SHAPES["exp"],
+    "pose": CODE_SHAPES["pose"],
+    "cam": CODE_SHAPES["cam"],
+    "light": CODE_SHAPES["light"],
+    "tform": (3, 3),
+    "raw_exp": CODE_SHAPES["exp"],
+    "raw_pose": CODE_SHAPES["pose"],
+    "raw_cam": CODE_SHAPES["cam"],
+}
+"""Per-frame values of a video's parameter file besides ``frame``, ``tracked`` and ``track`` (one
+frame, no batch dimension): the smoothed ``exp``, ``pose``, ``cam`` (crop camera of ``tform``),
+``light``, ``tform`` (photo pixel → crop pixel) and the unsmoothed ``raw_exp``, ``raw_pose``,
+``raw_cam``."""
+
+
+class ParameterTable:
+    """The rows of a video's parameter file, one per written frame (in memory: ~1 kB per frame).
+
+    :meth:`save` writes, for T rows:
+        - ``frame`` (T,) int64 source frame index; ``tracked`` (T,) bool;
+        - ``track`` (T,) int32 track number: 0, then +1 at each restart of the tracking, −1
+          untracked (motion is continuous within a track);
+        - ``exp`` (T, 50), ``pose`` (T, 6), ``cam`` (T, 3) (crop camera of ``tform``),
+          ``light`` (T, 9, 3), ``raw_exp``, ``raw_pose``, ``raw_cam`` (unsmoothed) float32 and
+          ``tform`` (T, 3, 3) float64 photo pixel → crop pixel (:data:`VIDEO_ROW_SHAPES`), NaN
+          on untracked rows;
+        - the identity, float32, the same on every row: ``shape`` (T, 100), ``tex`` (T, 50),
+          ``detail`` (T, 128) (``deca video``); then the extra arrays as given (``fps``, ``is_demo``).
+
+    Example:
+        >>> table = ParameterTable()
+        >>> table.add_untracked(0)
+        >>> len(table), table.columns[:4]
+        (1, ('frame', 'tracked', 'track', 'exp'))
+    """
+
+    _FLOAT32 = tuple(key for key in VIDEO_ROW_SHAPES if key != "tform")
+
+    def __init__(self) -> None:
+        self.columns = ("frame", "tracked", "track", *VIDEO_ROW_SHAPES)
+        self._rows: dict[str, list[np.ndarray]] = {key: [] for key in self.columns}
+
+    def __len__(self) -> int:
+        return len(self._rows["frame"])
+
+    def add(self, frame: int, track: int, values: Mapping[str, Any]) -> None:
+        """Append a tracked frame's row.
+
+        Args:
+            frame: source frame index.
+            track: 0-based number of the track the frame belongs to.
+            values: every key of :data:`VIDEO_ROW_SHAPES` → an array of that shape.
+
+        Raises:
+            ShapeError: a key is missing or extra, or a value's shape differs.
+        """
+        arrays = {key: np.asarray(value) for key, value in values.items()}
+        if set(arrays) != set(VIDEO_ROW_SHAPES):
+            raise ShapeError(f"parameter row: expected keys {sorted(VIDEO_ROW_SHAPES)}, got {sorted(arrays)}")
+        for key, shape in VIDEO_ROW_SHAPES.items():
+            if arrays[key].shape != shape:
+                raise ShapeError(f"parameter row: {key!r} has shape {arrays[key].shape}, expected {shape}")
+        self._append(frame, True, track, arrays)
+
+    def add_untracked(self, frame: int) -> None:
+        """Append the row of a frame without a face: track −1, NaN values."""
+        self._append(
+            frame, False, -1, {key: np.full(shape, np.nan) for key, shape in VIDEO_ROW_SHAPES.items()}
+        )
+
+    def _append(self, frame: int, tracked: bool, track: int, values: dict[str, np.ndarray]) -> None:
+        for key, value in {"frame": frame, "tracked": tracked, "track": track, **values}.items():
+            self._rows[key].append(np.asarray(value))
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        identity: Mapping[str, np.ndarray],
+        extra: Mapping[str, np.ndarray],
+    ) -> Path:
+        """Write the table as an ``.npz`` (atomically).
+
+        Args:
+            path: the file to write (``<stem>_params.npz``).
+            identity: per-clip codes without batch dimension (``shape``, ``tex``, ``detail``), stored
+                as one identical row per frame.
+            extra: scalars or arrays stored as given (``fps``, ``is_demo``).
+
+        Returns:
+            ``path`` as a :class:`~pathlib.Path`.
+        """
+        out = {key: np.stack(rows) for key, rows in self._rows.items()}
+        count = len(out["frame"])
+        for key, value in identity.items():
+            out[key] = np.broadcast_to(value.astype(np.float32), (count, *value.shape)).copy()
+        for key in self._FLOAT32:
+            out[key] = out[key].astype(np.float32)
+        out["track"] = out["track"].astype(np.int32)
+        with atomic_write(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **out, **extra)
+        return Path(path)

@@ -3,7 +3,9 @@
 :func:`crop_views` returns the reference's visualisation entries (§2.12) for a batch; :func:`photo_views`
 renders the same at the photo's resolution through the crop transform (the reference's
 ``render_orig``, §2.13), in bands of rows so a 12-megapixel photo renders in bounded memory;
-:func:`visualization_grid` lays panels side by side.
+:func:`visualization_grid` lays panels side by side. :func:`render_panels` renders the few panels of
+the apps (``deca transfer`` / ``animate`` in the crop); :func:`frame_panels` those of ``deca video``,
+over each frame shown at panel size (:func:`panel_size`, :func:`resized_tform`).
 Nothing here modifies the reconstruction's tensors (landmarks are drawn on numpy copies).
 """
 
@@ -16,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pydeca.constants import CROP_SIZE
+from pydeca.errors import OptionError
 from pydeca.geometry.camera import crop_to_image_ndc
 from pydeca.geometry.normals import vertex_normals
 from pydeca.results import Reconstruction
@@ -23,7 +27,19 @@ from pydeca.results import Reconstruction
 from .renderer import MeshRenderer, row_tiles
 from .visualize import add_banner, draw_landmarks, panel_grid, to_uint8
 
-__all__ = ["GRID_PANELS", "crop_views", "display_texture", "photo_views", "visualization_grid"]
+__all__ = [
+    "APP_PANELS",
+    "GRID_PANELS",
+    "OVERLAY_OPACITY",
+    "crop_views",
+    "display_texture",
+    "frame_panels",
+    "panel_size",
+    "photo_views",
+    "render_panels",
+    "resized_tform",
+    "visualization_grid",
+]
 
 GRID_PANELS = (
     "inputs",
@@ -37,6 +53,12 @@ GRID_PANELS = (
     "uv_detail_normals",
 )
 """Panels of the full visualisation grid, in order (DECA's visdict plus the UV maps)."""
+
+APP_PANELS = ("shape", "shape_detail", "textured", "overlay")
+"""Panels :func:`render_panels` can render."""
+
+OVERLAY_OPACITY = 0.7
+"""Weight of the shape render over the picture in the ``overlay`` panel."""
 
 
 def display_texture(rec: Reconstruction) -> Tensor | None:
@@ -198,3 +220,164 @@ def visualization_grid(
     """
     grid = panel_grid([views[name] for name in panels if name in views], height=height)
     return add_banner(grid) if demo else grid
+
+
+def _lit_texture(rec: Reconstruction) -> Tensor | None:
+    """The ``textured`` panel's UV map: the photo texture, else the albedo model's lit texture, else None."""
+    if rec.photo_texture is not None:
+        return rec.photo_texture.uv_texture_gt
+    return rec.model_texture.uv_texture if rec.model_texture is not None else None
+
+
+def render_panels(
+    renderer: MeshRenderer,
+    rec: Reconstruction,
+    size: int | tuple[int, int] = CROP_SIZE,
+    *,
+    panels: Sequence[str] = ("shape_detail", "textured"),
+    tform: Tensor | None = None,
+    background: Tensor | None = None,
+    crop_size: int = CROP_SIZE,
+) -> dict[str, Tensor]:
+    """The apps' panels of a batch, rendered in the crop or on the picture the crops were cut from.
+
+    Panels (:data:`APP_PANELS`), each (B, 3, H, W) float in [0, 1]:
+        - ``shape``: the coarse grey shape over black (DECA's ``shape_images``);
+        - ``shape_detail``: the grey shape shaded with the detail normals (``shape_detail_images``;
+          the coarse shape when ``rec`` has no detail);
+        - ``textured``: the face textured, unlit, with ``rec.photo_texture.uv_texture_gt``, else the
+          albedo model's lit ``uv_texture``; left out when ``rec`` has neither;
+        - ``overlay``: the coarse shape over ``background`` with weight :data:`OVERLAY_OPACITY` × alpha.
+
+    Args:
+        renderer: a :class:`MeshRenderer` of the reconstruction's topology (``DECA.renderer``).
+        rec: a :class:`~pydeca.results.Reconstruction` of B faces.
+        size: (H, W) of the renders, or H = W, pixels.
+        panels: which panels, names from :data:`APP_PANELS`.
+        tform: None: render the crops themselves (at any ``size``). Else (B, 3, 3) picture pixel →
+            crop pixel of each face, for an (H, W) picture (see :func:`resized_tform` for a scaled
+            one): the vertices go to the picture's NDC through ``T⁻¹``
+            (:func:`~pydeca.geometry.camera.crop_to_image_ndc`), the back-face mask keeps the crop's
+            normals.
+        background: (B, 3, H, W) in [0, 1], the picture under ``overlay`` (required for it).
+        crop_size: side of the crop ``rec`` was estimated on, pixels.
+
+    Returns:
+        Panel name → (B, 3, H, W) images on ``rec``'s device, for the requested panels.
+
+    Raises:
+        OptionError: an unknown panel name, or ``overlay`` without ``background``.
+    """
+    unknown = sorted(set(panels) - set(APP_PANELS))
+    if unknown:
+        raise OptionError(f"panels: unknown {unknown}; choose from {list(APP_PANELS)}")
+    if "overlay" in panels and background is None:
+        raise OptionError("panels: 'overlay' needs the background picture")
+    detail_normals = rec.detail.uv_detail_normals if rec.detail is not None else None
+    wants_coarse = "shape" in panels or "overlay" in panels
+    out: dict[str, Tensor] = {}
+    with torch.inference_mode():
+        # 1. vertices in the render's NDC: (B, V, 3); back faces judged in the crop's NDC
+        verts = rec.trans_verts
+        if tform is not None:
+            hw = (size, size) if isinstance(size, int) else size
+            verts = crop_to_image_ndc(verts, tform.to(verts.device), crop_size, hw)
+        view_normals = vertex_normals(rec.trans_verts, renderer.faces)  # (B, V, 3)
+        fragments = renderer.rasterize(verts, size)
+        shading: dict[str, Any] = {"fragments": fragments, "view_normals": view_normals}
+        # 2. grey shapes: (B, 3, H, W) each, sharing the rasterisation and the masks
+        if detail_normals is not None and wants_coarse and "shape_detail" in panels:
+            coarse, detail = renderer.render_shapes(rec.vertices, verts, detail_normals, size, **shading)
+        elif "shape_detail" in panels:
+            coarse = detail = renderer.render_shape(
+                rec.vertices, verts, size, uv_detail_normals=detail_normals, **shading
+            )
+        elif wants_coarse:
+            coarse = detail = renderer.render_shape(rec.vertices, verts, size, **shading)
+        if "shape" in panels:
+            out["shape"] = coarse.images
+        if "shape_detail" in panels:
+            out["shape_detail"] = detail.images
+        # 3. the textured face, where there is a texture
+        texture = _lit_texture(rec) if "textured" in panels else None
+        if texture is not None:
+            out["textured"], _ = renderer.render_texture(verts, texture, size, fragments=fragments)
+        # 4. the coarse shape over the picture
+        if "overlay" in panels and background is not None:
+            weight = coarse.alpha * OVERLAY_OPACITY
+            out["overlay"] = coarse.images * weight + background * (1.0 - weight)
+    return out
+
+
+def frame_panels(
+    renderer: MeshRenderer,
+    rec: Reconstruction,
+    tforms: np.ndarray,
+    pictures: Sequence[np.ndarray],
+    image_hw: tuple[int, int],
+    *,
+    crop_size: int = CROP_SIZE,
+) -> dict[str, list[np.ndarray]]:
+    """``deca video``'s panels of B faces, each over its own frame shown at panel size.
+
+    Args:
+        renderer: a :class:`MeshRenderer` of the reconstruction's topology.
+        rec: a :class:`~pydeca.results.Reconstruction` of B faces.
+        tforms: (B, 3, 3) frame pixel → crop pixel, for the full-size (H, W) frames.
+        pictures: B (h, w, 3) uint8 frames, scaled to the panel size (h, w) (:func:`panel_size`).
+        image_hw: (H, W) of the full-size frames.
+        crop_size: side of the crop ``rec`` was estimated on, pixels.
+
+    Returns:
+        ``shape_detail`` and ``overlay`` (see :func:`render_panels`): B (h, w, 3) uint8 images each.
+    """
+    panel_hw = (int(pictures[0].shape[0]), int(pictures[0].shape[1]))
+    device = rec.vertices.device
+    t = torch.as_tensor(resized_tform(tforms, image_hw, panel_hw), dtype=torch.float32).to(device)
+    with torch.inference_mode():
+        background = torch.from_numpy(np.stack(pictures)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    panels = render_panels(
+        renderer,
+        rec,
+        panel_hw,
+        panels=("shape_detail", "overlay"),
+        tform=t,
+        background=background,
+        crop_size=crop_size,
+    )
+    return {name: [to_uint8(image) for image in images] for name, images in panels.items()}
+
+
+def panel_size(image_hw: tuple[int, int], max_height: int) -> tuple[int, int]:
+    """(h, w) of a panel showing an (H, W) picture at most ``max_height`` rows high (aspect kept, ≥ 2).
+
+    Example:
+        >>> panel_size((1080, 1920), 480), panel_size((240, 320), 480)
+        ((480, 853), (240, 320))
+    """
+    height, width = image_hw
+    scale = min(1.0, max_height / height)
+    return max(2, round(height * scale)), max(2, round(width * scale))
+
+
+def resized_tform(tform: np.ndarray, image_hw: tuple[int, int], resized_hw: tuple[int, int]) -> np.ndarray:
+    """Crop transforms of an (H, W) picture re-expressed for the picture resized to ``resized_hw``.
+
+    A resize by ``r`` maps pixel centres to pixel centres: ``col' = r (col + 0.5) − 0.5`` (x and y
+    each with its own ratio), so the result is ``T · S⁻¹`` with ``S`` that map.
+
+    Args:
+        tform: (B, 3, 3) picture pixel → crop pixel.
+        image_hw: (H, W) of the picture.
+        resized_hw: (h, w) of the resized picture.
+
+    Returns:
+        (B, 3, 3) float64 resized-picture pixel → crop pixel.
+
+    Example:
+        >>> resized_tform(np.eye(3)[None], (4, 4), (2, 2))[0, 0].tolist()
+        [2.0, 0.0, 0.5]
+    """
+    rx, ry = resized_hw[1] / image_hw[1], resized_hw[0] / image_hw[0]
+    scale = np.array([[rx, 0.0, 0.5 * rx - 0.5], [0.0, ry, 0.5 * ry - 0.5], [0.0, 0.0, 1.0]])
+    return np.asarray(tform @ np.linalg.inv(scale), dtype=np.float64)
