@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PYDECA_SHARED", REPO.parent / "shared")).resolve()
+from paths import PARITY_NAMES, SHARED
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,13 +101,6 @@ def reference_model(reference_bundle, tmp_path_factory: pytest.TempPathFactory):
     from pydeca.model import DECA
 
     return DECA(reference_bundle, cache_dir=tmp_path_factory.mktemp("topology-cache"))
-
-
-PARITY_NAMES = (
-    "examples__IMG_0392_inputs",
-    "examples__alfw1",
-    "examples__id04657-PPHljWCZ53c-000565_inputs_inputs",
-)
 
 
 def _test_cache() -> Path:

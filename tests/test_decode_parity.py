@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from paths import PARITY_NAMES
 from pydeca.geometry.dense_mesh import dense_vertices
 from pydeca.nets import Codes
 from pydeca.render.renderer import MeshRenderer, extract_texture
@@ -311,8 +312,6 @@ def test_batch_decode_equals_single(bfm_model, shared):
     differ in their last bits; each tolerance below is that rounding carried through the computation.
     """
     from dataclasses import fields
-
-    from conftest import PARITY_NAMES
 
     refs = [np.load(shared / "fixtures" / "parity" / f"{name}.npz") for name in PARITY_NAMES]
     codes = Codes.cat([codes_of(r) for r in refs])

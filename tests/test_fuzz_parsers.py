@@ -69,6 +69,7 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from paths import SHARED
 from pydeca.errors import PydecaError
 
 try:
@@ -76,7 +77,6 @@ try:
 except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
 
-SHARED = Path(os.environ.get("PYDECA_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 RESULT_BYTES = 64 * 2**20
 """Largest total size (bytes) of the arrays a parser may return for these small inputs."""
 MEMORY_HEADROOM = 1 * 2**30

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "pydeca"
+from paths import PACKAGE
 
 RANKS: dict[str, int] = {
     "_version": 0,

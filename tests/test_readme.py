@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import trimesh
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from paths import REPO
+
+README = REPO / "README.md"
 
 
 def _python_blocks() -> list[str]:
@@ -47,7 +49,7 @@ def test_headline_api_example_runs(
 
 def test_contributing_module_map_names_real_files() -> None:
     """Every path in CONTRIBUTING's "Where is X" table exists, and every module appears in it."""
-    root = README.parent
+    root = REPO
     text = (root / "CONTRIBUTING.md").read_text(encoding="utf-8")
     table = text[text.index("## Where is X") :]
     named = set(re.findall(r"`([a-z_/]+(?:\.py|/))`", table))

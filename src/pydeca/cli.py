@@ -2,8 +2,8 @@
 
 Subcommands: ``demo`` (reconstruct a bundled photo with installed or demo assets), ``reconstruct``
 (images, folders, globs, videos), ``transfer`` (expression transfer), ``animate`` (DECA's teaser),
-``video`` (video reconstruction), ``fetch`` (download assets), ``doctor`` (what is installed, what is
-missing).
+``video`` (video reconstruction), ``view`` (the browser dashboard; Ctrl-C ends it with status 0),
+``fetch`` (download assets), ``doctor`` (what is installed, what is missing).
 
 No failure shows a traceback: each is one line ``deca: error: ...`` on stderr naming the file or
 option and the fix; ``--debug`` (before or after the subcommand) also prints the traceback before
@@ -116,6 +116,7 @@ NUMBER_TYPES: dict[str, Callable[[str], float]] = {
     "redetect_every": _whole(0, 1_000_000),
     "max_height": _whole(MIN_PANEL_HEIGHT, 8192),
     "fps": _real(0.0, 240.0),
+    "port": _whole(0, 65535),
     "smoothing": _real(0.0, MAX_STRENGTH),
 }
 """The valid range of every numeric option, by destination name (used as argparse ``type=``)."""
@@ -270,6 +271,35 @@ def _add_video_command(sub) -> None:
     _add_common(video)
 
 
+def _add_view_command(sub) -> None:
+    """``deca view``'s options."""
+    view = sub.add_parser("view", help="dial reconstructions live in a browser dashboard")
+    view.add_argument("inputs", nargs="+", help="photos, .npz/.json parameter files, folders or globs")
+    view.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine)"
+    )
+    view.add_argument(
+        "--port", type=NUMBER_TYPES["port"], default=8080, help="TCP port, 0 for any free one (default: 8080)"
+    )
+    view.add_argument(
+        "--expressions", default=None, help="folder of expression photos / .npz files as presets"
+    )
+    view.add_argument("--detector", default="auto", help="face detector (see reconstruct)")
+    view.add_argument(
+        "--no-crop", dest="detector", action="store_const", const="none", help="same as --detector none"
+    )
+    view.add_argument(
+        "--face", choices=("largest", "all"), default="largest", help="faces per photo (default: largest)"
+    )
+    view.add_argument(
+        "--texture",
+        choices=("extract", "model", "photo"),
+        default="extract",
+        help="texture mode (see reconstruct)",
+    )
+    _add_common(view)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``deca`` (exposed for tests and documentation)."""
     parser = _Parser(prog="deca", description="DECA in pure PyTorch: photos in, animatable FLAME heads out.")
@@ -317,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(animate)
 
     _add_video_command(sub)
+
+    _add_view_command(sub)
 
     fetch = sub.add_parser("fetch", help="download FLAME, the DECA weights and DECA's data files")
     fetch.add_argument("what", nargs="*", default=["all"], help="data | deca | flame | all (default: all)")
@@ -575,7 +607,28 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if report["ok"] else 1
     if args.command == "fetch":
         return _run_fetch(args)
-    if args.command in ("transfer", "animate", "video"):
+    if args.command == "view":
+        try:
+            from .apps.view import ViewOptions, run_view
+        except ModuleNotFoundError as error:
+            if error.name != "viser":
+                raise
+            raise MissingDependencyError(
+                "deca view needs the viewer extra: pip install 'pydeca[viewer]'"
+            ) from error
+
+        view_options = ViewOptions(
+            host=args.host,
+            port=args.port,
+            detector=args.detector,
+            face=args.face,
+            texture=args.texture,
+            expressions=args.expressions,
+        )
+        summary = run_view(
+            args.inputs, view_options, assets=args.assets, device=args.device, quiet=args.quiet
+        )
+    elif args.command in ("transfer", "animate", "video"):
         summary = _run_animation_command(args)
     else:
         summary = _run_reconstruction(args)

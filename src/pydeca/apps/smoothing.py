@@ -13,7 +13,7 @@ For a sample ``x_t`` at rate ``r`` (samples per second), with ``α(f) = 1 / (1 +
 
 Every element of ``x`` has its own speed and cutoff (element-wise, no Python loop over elements).
 
-Guarantees (pinned by tests/test_smoothing.py):
+Guarantees (pinned by tests/apps/test_smoothing.py):
     - a constant input is returned unchanged;
     - lag: on a ramp the steady-state delay is ``r / (2π f)`` frames with ``f ≥ min_cutoff``, so
       at most :func:`lag_bound` ``= r / (2π · min_cutoff)`` frames (``beta > 0`` only shortens it);

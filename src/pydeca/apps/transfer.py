@@ -26,15 +26,22 @@ from pydeca.apps.common import load_model, say, warn
 from pydeca.apps.reconstruct import RunSummary
 from pydeca.constants import CROP_SIZE
 from pydeca.detect import get_detector
-from pydeca.errors import InputError, PydecaError, RunInterrupted
-from pydeca.io.images import load_image, save_image
+from pydeca.errors import InputError, RunInterrupted
+from pydeca.io.images import save_image
 from pydeca.io.inputs import list_inputs
 from pydeca.io.output_names import prepare_output_dir, safe_stem, transfer_name
-from pydeca.io.params import check_codes, load_codes
 from pydeca.model import DECA
 from pydeca.nets import Codes
-from pydeca.pipeline.batch import reconstruct_batch
-from pydeca.pipeline.faces import FaceResult, prepare_faces
+from pydeca.pipeline.faces import FaceResult
+from pydeca.pipeline.sources import (
+    GREY_TEXTURE,
+    PARAM_SUFFIXES,
+    codes_from_params,
+    face_from_params,
+    failure_text,
+    load_expressions,
+    load_face,
+)
 from pydeca.pipeline.writers import OutputOptions, save_face
 from pydeca.render.views import render_panels
 from pydeca.render.visualize import add_banner, panel_grid, to_uint8
@@ -57,12 +64,6 @@ __all__ = [
     "transfer_expression",
     "transfer_grid",
 ]
-
-PARAM_SUFFIXES = (".npz", ".json")
-"""Suffixes of parameter files written by ``deca reconstruct``."""
-
-GREY_TEXTURE = 0.7
-"""Texture value used when a parameter file comes with no texture and there is no albedo model."""
 
 
 @dataclass
@@ -138,120 +139,6 @@ def _images_or_none(folder: Path) -> list[Path]:
 
 def _grey_crop(model: DECA) -> Tensor:
     return torch.full((1, 3, CROP_SIZE, CROP_SIZE), 0.5, device=model.device)
-
-
-def _file_texture(model: DECA, params_path: Path) -> Tensor | None:
-    """The ``<name>.png`` texture ``deca reconstruct`` writes beside ``<name>.npz``, if usable."""
-    png = params_path.with_suffix(".png")
-    if not png.is_file():
-        return None
-    try:
-        image = load_image(png)
-    except (InputError, OSError):
-        return None
-    if image.shape[:2] != (model.uv_size, model.uv_size):
-        return None
-    return torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255.0).to(model.device)
-
-
-def face_from_params(model: DECA, path: str | Path) -> FaceResult:
-    """A :class:`FaceResult` decoded from a parameter file of ``deca reconstruct``.
-
-    The texture is, in order of preference: the ``<name>.png`` written beside the file (the photo
-    texture), the albedo model's shaded texture, or grey 0.7. There is no photo: ``image`` and
-    ``crop`` are the face rendered with that texture (tform = identity).
-
-    Raises:
-        InputError: the file cannot be read or lacks codes.
-    """
-    path = Path(path)
-    codes = load_codes(path)
-    with torch.inference_mode():
-        rec = model.decode(codes.to(model.device))
-        texture = _file_texture(model, path)
-        if texture is None and rec.model_texture is not None:
-            texture = rec.model_texture.uv_texture
-        if texture is None:
-            texture = torch.full((1, 3, model.uv_size, model.uv_size), GREY_TEXTURE, device=model.device)
-        rec = replace(rec, photo_texture=PhotoTexture(texture))
-        crop, _ = model.renderer.render_texture(rec.trans_verts, texture, CROP_SIZE)
-    image = to_uint8(crop[0])
-    return FaceResult(path.stem, image, crop, np.eye(3, dtype=np.float64), rec)
-
-
-def codes_from_params(arrays: dict[str, np.ndarray], source: str | Path = "parameters") -> Codes:
-    """B = 1 :class:`Codes` from a loaded parameter file (arrays without batch dimension).
-
-    Raises:
-        InputError: naming ``source`` and the key, for a missing code, a wrong shape, NaN/inf or a
-            value out of range (:func:`pydeca.io.params.check_codes`).
-    """
-    codes = check_codes(arrays, source)
-    return Codes.from_numpy({k: v.astype(np.float32)[None] for k, v in codes.items()})
-
-
-def load_face(model: DECA, path: str | Path, detector=None, texture: TextureMode = "extract") -> FaceResult:
-    """Reconstruct the largest face of a photo, or decode a parameter file (``.npz`` / ``.json``).
-
-    Args:
-        model: the DECA model.
-        path: image or parameter file.
-        detector: a :class:`~pydeca.detect.FaceDetector` (default: ``get_detector("auto")``).
-        texture: texture mode for photos (see :meth:`DECA.decode`).
-
-    Raises:
-        InputError: unreadable input, no face (``NoFaceError``), non-finite codes.
-    """
-    path = Path(path)
-    if path.suffix.lower() in PARAM_SUFFIXES:
-        return face_from_params(model, path)
-    detector = detector if detector is not None else get_detector("auto")
-    prepared = prepare_faces(load_image(path), path.stem, detector, path)
-    results, failures = reconstruct_batch(model, prepared, texture)
-    if failures:
-        raise InputError("; ".join(failures.values()))
-    return results[0]
-
-
-def load_expressions(
-    model: DECA, paths: Sequence[Path], detector=None
-) -> tuple[list[str], Codes | None, dict[str, str]]:
-    """Codes of expression inputs: photos are detected, cropped and encoded in one batch.
-
-    Returns:
-        ``(names, codes (E, ...), failures)`` — ``codes`` is ``None`` when every input failed;
-        ``failures`` maps an input to its error message.
-    """
-    names: list[str] = []
-    items: list[Codes | Tensor] = []
-    failures: dict[str, str] = {}
-    for path in paths:
-        try:
-            if path.suffix.lower() in PARAM_SUFFIXES:
-                items.append(load_codes(path))
-            else:
-                detector = detector if detector is not None else get_detector("auto")
-                items.append(prepare_faces(load_image(path), path.stem, detector, path)[0].crop)
-        except (PydecaError, KeyError, ValueError, OSError) as exc:
-            failures[str(path)] = failure_text(path, exc)
-            continue
-        names.append(path.stem)
-    crops = [item for item in items if isinstance(item, Tensor)]
-    encoded: list[Codes] = []
-    if crops:
-        with torch.inference_mode():
-            batch = model.encode(torch.stack(crops).to(model.device))
-        encoded = [batch[i] for i in range(len(crops))]
-    encoded.reverse()
-    codes = [item.to(model.device) if isinstance(item, Codes) else encoded.pop() for item in items]
-    codes = [Codes(c.shape, c.tex, c.exp, c.pose, c.cam, c.light) for c in codes]  # detail unused
-    return names, (Codes.cat(codes) if codes else None), failures
-
-
-def failure_text(path: str | Path, error: BaseException) -> str:
-    """One line for a failed input: the error's message, prefixed with the path unless it names it."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return text if str(path) in text else f"{path}: {text}"
 
 
 def report_failures(failures: dict[str, str]) -> None:

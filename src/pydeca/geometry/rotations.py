@@ -25,6 +25,7 @@ __all__ = [
     "axis_angle_to_quaternion",
     "euler_to_axis_angle",
     "matrix_to_axis_angle",
+    "matrix_to_euler",
     "matrix_to_quaternion",
     "quaternion_to_axis_angle",
     "rotation_matrix_to_yaw",
@@ -204,6 +205,32 @@ def euler_to_axis_angle(euler: torch.Tensor) -> torch.Tensor:
     qy = torch.stack((cos[..., 1], zero, sin[..., 1], zero), dim=-1)
     qz = torch.stack((cos[..., 2], zero, zero, sin[..., 2]), dim=-1)
     return quaternion_to_axis_angle(_quaternion_multiply(_quaternion_multiply(qx, qy), qz))
+
+
+def matrix_to_euler(matrix: torch.Tensor) -> torch.Tensor:
+    """The Euler angles of :func:`euler_to_axis_angle`'s convention, from rotation matrices.
+
+    Convention:
+        ``R = Rx(x) · Ry(y) · Rz(z)``: ``y = asin(R[0, 2])``, ``x = atan2(−R[1, 2], R[2, 2])``,
+        ``z = atan2(−R[0, 1], R[0, 0])``; ``y`` in [−π/2, π/2] (at ±π/2 the split of x and z is
+        not unique).
+
+    Args:
+        matrix: (..., 3, 3) rotation matrices.
+
+    Returns:
+        (..., 3) angles ``(x, y, z)``, radians.
+
+    Example:
+        >>> angles = torch.tensor([0.3, -0.2, 0.1])
+        >>> matrix_to_euler(axis_angle_to_matrix(euler_to_axis_angle(angles)))
+        tensor([ 0.3000, -0.2000,  0.1000])
+    """
+    check_shapes(matrix=(matrix, "... 3 3"))
+    y = torch.asin(matrix[..., 0, 2].clamp(-1.0, 1.0))
+    x = torch.atan2(-matrix[..., 1, 2], matrix[..., 2, 2])
+    z = torch.atan2(-matrix[..., 0, 1], matrix[..., 0, 0])
+    return torch.stack((x, y, z), dim=-1)
 
 
 def rotation_matrix_to_yaw(matrix: torch.Tensor) -> torch.Tensor:

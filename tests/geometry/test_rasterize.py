@@ -258,9 +258,10 @@ def test_interpolation_zero_on_background(device):
 def _naive():
     """The per-face-loop baseline of ``benchmarks/naive_rasterizer.py`` (not part of the package)."""
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "naive_rasterizer.py"
+    from paths import BENCHMARKS
+
+    path = BENCHMARKS / "naive_rasterizer.py"
     spec = importlib.util.spec_from_file_location("naive_rasterizer", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

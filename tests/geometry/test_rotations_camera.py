@@ -18,6 +18,7 @@ from pydeca.geometry import (
     cam_to_photo,
     euler_to_axis_angle,
     matrix_to_axis_angle,
+    matrix_to_euler,
     matrix_to_quaternion,
     ndc_to_pixels,
     pixels_to_ndc,
@@ -282,3 +283,9 @@ def test_photo_camera_shape_errors() -> None:
         cam_to_photo(torch.ones(2, 3), torch.eye(3).expand(1, 3, 3), 224)
     with pytest.raises(ShapeError, match="photo_cam"):
         cam_from_photo(torch.ones(2, 4), torch.eye(3).expand(2, 3, 3), 224)
+
+
+def test_matrix_to_euler_inverts_euler_to_axis_angle() -> None:
+    angles = torch.tensor([[0.4, -1.2, 2.0], [-0.1, 0.05, -3.0], [1.0, 0.7, 0.0]], dtype=torch.float64)
+    back = matrix_to_euler(axis_angle_to_matrix(euler_to_axis_angle(angles)))
+    torch.testing.assert_close(back, angles, atol=1e-7, rtol=0)
