@@ -3,7 +3,8 @@
 * :mod:`~pydeca.viewer.controls` — the dial values (:class:`HeadControls`) and their codes.
 * :mod:`~pydeca.viewer.head` — dial values → vertices and shaded colours (:class:`LiveHead`).
 * :mod:`~pydeca.viewer.panel` — the viser widgets (:class:`ControlPanel`).
-* :mod:`~pydeca.viewer.uploads` — validated expression uploads.
+* :mod:`~pydeca.viewer.uploads` — validated expression uploads; :mod:`~pydeca.viewer.upload_guard`
+  drops oversized ones while they stream in.
 * :mod:`~pydeca.viewer.scene_glb` — the unlit vertex-coloured GLB the browser shows.
 * :mod:`~pydeca.viewer.dashboard` — :class:`Dashboard`, which ties them to a viser server.
 

@@ -49,7 +49,8 @@ from .controls import HeadControls
 from .head import HeadMesh, LiveHead
 from .panel import ControlPanel
 from .scene_glb import GlbPacker
-from .uploads import UploadError, expression_from_upload, upload_label
+from .upload_guard import UploadGuard
+from .uploads import MAX_UPLOAD_BYTES, UploadError, expression_from_upload, upload_label
 
 __all__ = ["DOWNLOAD_FORMATS", "PANEL_PHOTO_SIZE", "Dashboard", "Expression", "expression_of"]
 
@@ -144,6 +145,7 @@ class Dashboard:
         self._node: Any = None
         self._node_kind: tuple[bool, bool] | None = None  # (dense, coloured)
         self._packers: dict[bool, GlbPacker] = {}
+        self.upload_guard: UploadGuard | None = None
 
     # ------------------------------------------------------------------ serving
     def serve(self, host: str = "127.0.0.1", port: int = 8080, *, block: bool = True) -> viser.ViserServer:
@@ -170,6 +172,7 @@ class Dashboard:
             has_detail=self.head.has_detail,
         )
         self._attach_callbacks(self.panel)
+        self.upload_guard = UploadGuard(server, MAX_UPLOAD_BYTES, self._on_oversized_upload)
         with self._muted_widgets():
             self.panel.write(self.controls)
         self._refresh()
@@ -250,6 +253,12 @@ class Dashboard:
             self._say(f"**Upload refused:** {error}")
             return
         self._say(f"Loaded expression **{label}**.")
+
+    def _on_oversized_upload(self, name: str, size: int) -> None:
+        self._say(
+            f"**Upload refused:** {upload_label(name)}: {size / 2**20:.1f} MiB is over the "
+            f"{MAX_UPLOAD_BYTES // 2**20} MiB upload limit; upload a smaller file"
+        )
 
     def _on_download(self, event: Any, fmt: str) -> None:
         filename, content = self.download(fmt)
